@@ -1,0 +1,55 @@
+// Task: a deterministic source of labelled training batches plus a fixed
+// held-out evaluation set.
+//
+// A task is built from the "task" object of a resolved run config and the
+// run's seed. The same (config, seed) always yields the same batches and the
+// same evaluation set, so a rerun of a config reproduces its losses.
+// Inputs are float32 in NCW (1D) or NCHW (2D) order, labels are class indices.
+// Tasks are not thread-safe; each run owns its own.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace scalelock {
+
+struct Batch {
+  int64_t size = 0;            // number of samples
+  std::vector<float> inputs;   // size * prod(sample_shape), NCW or NCHW
+  std::vector<int32_t> labels; // size, values in [0, num_classes)
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  // Shape of one sample without the batch axis: {C, W} or {C, H, W}.
+  virtual std::vector<int64_t> sample_shape() const = 0;
+  virtual int num_classes() const = 0;
+
+  // Fills *batch with training batch number `index` (0, 1, 2, ...).
+  // Deterministic in (config, seed, index).
+  virtual void TrainBatch(int64_t index, int64_t batch_size,
+                          Batch* batch) = 0;
+
+  // The held-out evaluation set, fixed for the task's config and seed.
+  virtual const Batch& EvalSet() const = 0;
+
+  // Number of distinct training samples, or 0 for an unbounded stream.
+  virtual int64_t train_samples() const = 0;
+
+  // Best accuracy reachable by a model that cannot see lambda_max, or a
+  // negative value where the notion does not apply (Fashion-MNIST).
+  virtual double blind_ceiling() const { return -1.0; }
+};
+
+// Builds the task described by task_config ("name" selects it). Throws
+// Error(kInvalidInput) naming the bad field, or Error(kNotFound/kIO) when a
+// data file is missing or unreadable.
+std::unique_ptr<Task> MakeTask(const nlohmann::json& task_config,
+                               uint64_t seed);
+
+}  // namespace scalelock

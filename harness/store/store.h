@@ -1,0 +1,120 @@
+// Store: the results database, one SQLite file in WAL mode.
+//
+// Tables (schema version in meta.schema_version; full DDL in store/schema.cpp):
+//   experiments(experiment_id, name UNIQUE, spec_json, created_at)
+//   runs(run_id, experiment_id, config_hash, config_json, status, message,
+//        family, task, width, depth, kernel, dilation, rf, effective_stride,
+//        params, flops, train_samples, seed, lambda_min, lambda_max, steps,
+//        final_train_loss, final_eval_loss, final_eval_accuracy, started_at,
+//        finished_at, wall_seconds, host, version, attempts, heartbeat_at),
+//        UNIQUE(experiment_id, config_hash)
+//   metrics(run_id, metric, step, value), PRIMARY KEY(run_id, metric, step)
+//   fits(fit_id, created_at, kind, experiment, family, x, form, result_json,
+//        run_ids)
+// Views, the stable query surface: run_summary and metric_points.
+//
+// A Store is one connection and is not thread-safe: share it through a
+// StoreWriter. Every method throws Error(kDatabase) with the SQLite message
+// and the statement on failure.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/types.h"
+
+struct sqlite3;
+
+namespace scalelock {
+
+// What is known of a run before it trains; written when the run row is made.
+struct RunRecord {
+  std::string config_hash;
+  nlohmann::json config;       // resolved run config
+  std::string family;
+  std::string task;
+  int64_t width = 0;
+  int64_t depth = 0;
+  int64_t kernel = 0;
+  int64_t dilation = 1;
+  int64_t receptive_field = 0;
+  int64_t effective_stride = 1;
+  int64_t params = 0;
+  double flops = 0.0;          // training FLOPs of the whole run
+  int64_t train_samples = 0;   // samples seen in training
+  int64_t seed = 0;
+  double lambda_min = 0.0;     // 0 where the task has no scales
+  double lambda_max = 0.0;
+};
+
+// How a run ended.
+struct RunResult {
+  RunStatus status = RunStatus::kFailed;
+  std::string message;
+  int64_t steps = 0;
+  double final_train_loss = 0.0;
+  double final_eval_loss = 0.0;
+  double final_eval_accuracy = 0.0;
+  double wall_seconds = 0.0;
+};
+
+// Current state of a run row.
+struct RunState {
+  int64_t run_id = 0;
+  std::string config_hash;
+  RunStatus status = RunStatus::kPending;
+  int64_t attempts = 0;
+};
+
+class Store {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+
+  // Opens or creates the database at path (creating its folder), enables WAL
+  // and a busy timeout, and creates or migrates the schema. A file that is not
+  // a scalelock database, or has a newer schema, is left untouched and raises
+  // Error(kDatabase) naming the file.
+  static std::unique_ptr<Store> Open(const std::string& path, Mode mode);
+  ~Store();
+
+  // Returns the id of the experiment called name, creating it with spec.
+  int64_t EnsureExperiment(const std::string& name,
+                           const nlohmann::json& spec);
+
+  // Inserts, as pending, every record whose hash the experiment lacks; all in
+  // one transaction. Returns the run ids in the order of records.
+  std::vector<int64_t> EnsureRuns(int64_t experiment_id,
+                                  const std::vector<RunRecord>& records);
+
+  std::vector<RunState> ListRuns(int64_t experiment_id);
+
+  // Moves a pending run to running inside BEGIN IMMEDIATE, raising attempts
+  // and recording host, version and start time. Returns false when the run is
+  // not pending (another worker has it, or it has ended).
+  bool ClaimRun(int64_t run_id, const std::string& host,
+                const std::string& version);
+
+  void Heartbeat(int64_t run_id);
+  void FinishRun(int64_t run_id, const RunResult& result);
+
+  // Upserts on (run_id, metric, step): rewriting a step replaces its value.
+  void WriteMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
+
+  void Begin();   // BEGIN IMMEDIATE
+  void Commit();
+  void Rollback();
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(sqlite3* db, std::string path);
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace scalelock
