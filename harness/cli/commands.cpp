@@ -1,0 +1,20 @@
+#include "cli/command.h"
+
+namespace scalelock {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {"run", "run every pending run of a spec's grid and store the results", SetupRun},
+      {"status", "show how many runs of each experiment are pending, running, done",
+       SetupStatus},
+      {"query", "run a read-only SQL query on the results database", SetupQuery},
+      {"fit", "fit scaling laws L = E + A * X^-alpha (and other forms)", SetupFit},
+      {"lock", "fit the scale ratio r* where each receptive field stops learning",
+       SetupLock},
+      {"export", "write plot data (CSV) and gnuplot scripts into plots/", SetupExport},
+      {"rf", "compute receptive field, effective stride and padding per layer", SetupRf},
+  };
+  return commands;
+}
+
+}  // namespace scalelock
