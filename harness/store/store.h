@@ -14,16 +14,17 @@
 // Views, the stable query surface: run_summary and metric_points.
 //
 // A Store is one connection and is not thread-safe: share it through a
-// StoreWriter. Every method throws Error(kDatabase) with the SQLite message
-// and the statement on failure.
+// StoreWriter (store/writer.h). Every method throws Error(kDatabase) with the
+// SQLite message and the statement on failure. Methods that write several rows
+// use BEGIN IMMEDIATE, or a savepoint when a transaction is already open.
+// The columns and the views are documented in docs/database.md.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "util/types.h"
 
@@ -34,7 +35,7 @@ namespace scalelock {
 // What is known of a run before it trains; written when the run row is made.
 struct RunRecord {
   std::string config_hash;
-  nlohmann::json config;       // resolved run config
+  nlohmann::json config;  // resolved run config
   std::string family;
   std::string task;
   int64_t width = 0;
@@ -44,10 +45,10 @@ struct RunRecord {
   int64_t receptive_field = 0;
   int64_t effective_stride = 1;
   int64_t params = 0;
-  double flops = 0.0;          // training FLOPs of the whole run
-  int64_t train_samples = 0;   // samples seen in training
+  double flops = 0.0;         // training FLOPs of the whole run
+  int64_t train_samples = 0;  // samples seen in training
   int64_t seed = 0;
-  double lambda_min = 0.0;     // 0 where the task has no scales
+  double lambda_min = 0.0;  // 0 where the task has no scales
   double lambda_max = 0.0;
 };
 
@@ -60,6 +61,17 @@ struct RunResult {
   double final_eval_loss = 0.0;
   double final_eval_accuracy = 0.0;
   double wall_seconds = 0.0;
+};
+
+// A fitted law, written by the fit module and read by export.
+struct FitRecord {
+  std::string kind;        // "power", "lock", ...
+  std::string experiment;  // experiment name; empty (stored NULL) when it spans several
+  std::string family;      // model family; empty (stored NULL) when it spans several
+  std::string x;           // fitted variable: "flops", "params", "train_samples", ...
+  std::string form;        // fitted formula, e.g. "L = E + A*x^-alpha"
+  nlohmann::json result;   // fitted values; a power fit has numbers E, A and alpha
+  std::vector<int64_t> run_ids;  // runs the fit used
 };
 
 // Current state of a run row.
@@ -77,13 +89,15 @@ class Store {
   // Opens or creates the database at path (creating its folder), enables WAL
   // and a busy timeout, and creates or migrates the schema. A file that is not
   // a scalelock database, or has a newer schema, is left untouched and raises
-  // Error(kDatabase) naming the file.
+  // Error(kDatabase) naming the file. So does a file that fails PRAGMA
+  // quick_check or lies on NFS, SMB or CIFS. kReadOnly opens an existing,
+  // current database with query_only set; a missing file raises kNotFound.
   static std::unique_ptr<Store> Open(const std::string& path, Mode mode);
   ~Store();
 
-  // Returns the id of the experiment called name, creating it with spec.
-  int64_t EnsureExperiment(const std::string& name,
-                           const nlohmann::json& spec);
+  // Returns the id of the experiment called name, creating it with spec; an
+  // existing experiment gets spec as its new spec_json.
+  int64_t EnsureExperiment(const std::string& name, const nlohmann::json& spec);
 
   // Inserts, as pending, every record whose hash the experiment lacks; all in
   // one transaction. Returns the run ids in the order of records.
@@ -95,18 +109,30 @@ class Store {
   // Moves a pending run to running inside BEGIN IMMEDIATE, raising attempts
   // and recording host, version and start time. Returns false when the run is
   // not pending (another worker has it, or it has ended).
-  bool ClaimRun(int64_t run_id, const std::string& host,
-                const std::string& version);
+  bool ClaimRun(int64_t run_id, const std::string& host, const std::string& version);
 
   void Heartbeat(int64_t run_id);
   void FinishRun(int64_t run_id, const RunResult& result);
 
   // Upserts on (run_id, metric, step): rewriting a step replaces its value.
+  // One prepared statement is reused per point, so any batch size works.
   void WriteMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
 
-  void Begin();   // BEGIN IMMEDIATE
+  // Inserts a fit row stamped with the current time; returns its fit_id.
+  int64_t RecordFit(const FitRecord& fit);
+
+  // Sets the experiment's runs whose status is in `from` back to pending, so
+  // a rerun retries them; returns how many rows changed.
+  int64_t ResetRuns(int64_t experiment_id, const std::vector<RunStatus>& from);
+
+  // Sets running runs whose heartbeat_at is more than max_age_seconds old (a
+  // worker that died) back to pending; returns how many rows changed.
+  int64_t ResetStaleRuns(int64_t experiment_id, double max_age_seconds);
+
+  void Begin();  // BEGIN IMMEDIATE
   void Commit();
   void Rollback();
+  bool InTransaction() const;
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
