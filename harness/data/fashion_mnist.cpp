@@ -30,12 +30,12 @@ Split LoadSplit(const std::string& dir, const std::string& prefix, int64_t count
   const IdxImages& images = *split.images;
   if (images.count != count || images.rows != kSide || images.cols != kSide) {
     Fail(ErrorCode::kInvalidInput,
-         "IDX file {} holds {} images of {}x{}, expected {} images of 28x28 for "
+         "IDX file {} contains {} images of {}x{}, expected {} images of 28x28 for "
          "Fashion-MNIST",
          images_path, images.count, images.rows, images.cols, count);
   }
   if (static_cast<int64_t>(split.labels->labels.size()) != count) {
-    Fail(ErrorCode::kInvalidInput, "IDX file {} holds {} labels, expected {}",
+    Fail(ErrorCode::kInvalidInput, "IDX file {} contains {} labels, expected {}",
          labels_path, split.labels->labels.size(), count);
   }
   for (size_t i = 0; i < split.labels->labels.size(); ++i) {

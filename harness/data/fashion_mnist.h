@@ -1,12 +1,13 @@
 // fashion_mnist: 10-class image classification on Fashion-MNIST (28x28
 // grayscale, 60000 training and 10000 test images).
 //
-// Config fields (task.*): data_dir (default /usr/share/datasets/fashion-mnist,
-// the Debian package dataset-fashion-mnist) containing train-images-idx3-ubyte.gz,
-// train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
-// t10k-labels-idx1-ubyte.gz; train_samples in [1, 60000] (default 60000), the
-// first N images of a seed-dependent permutation of the training set;
-// eval_samples in [1, 10000] (default 10000), the first N images of the t10k set.
+// Config fields (task.*):
+//   data_dir       folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+//                  t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; default
+//                  /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
+//   train_samples  1..60000 (default 60000): the first N images of a seeded
+//                  permutation of the training set
+//   eval_samples   1..10000 (default 10000): the first N images of the t10k set
 //
 // Pixels are scaled to [0, 1] and normalized with the training set's mean 0.2860
 // and standard deviation 0.3530. Training batches visit the subset in a seeded

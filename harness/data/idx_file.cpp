@@ -33,15 +33,15 @@ class GzReader {
     }
     file_ = gzopen(path.c_str(), "rb");
     if (file_ == nullptr) {
-      Fail(ErrorCode::kIO, "cannot open IDX file {}: {}", path, std::strerror(errno));
+      Fail(ErrorCode::kIO, "failed to open IDX file {}: {}", path, std::strerror(errno));
     }
   }
   ~GzReader() { gzclose(file_); }
   GzReader(const GzReader&) = delete;
   GzReader& operator=(const GzReader&) = delete;
 
-  // Reads exactly size bytes; what names the part for the message.
-  void ReadExactly(void* data, int64_t size, const char* what) {
+  // Reads exactly size bytes. part names them in the error message.
+  void ReadExactly(void* data, int64_t size, const char* part) {
     auto* bytes = static_cast<uint8_t*>(data);
     int64_t done = 0;
     while (done < size) {
@@ -52,15 +52,15 @@ class GzReader {
         Fail(ErrorCode::kInvalidInput,
              "IDX file {} is truncated: {} has {} of {} bytes; the file is damaged, "
              "reinstall it",
-             path_, what, done, size);
+             path_, part, done, size);
       }
       done += got;
     }
   }
 
-  uint32_t ReadBigEndian32(const char* what) {
+  uint32_t ReadBigEndian32(const char* part) {
     uint8_t bytes[4];
-    ReadExactly(bytes, 4, what);
+    ReadExactly(bytes, 4, part);
     return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) |
            (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
   }
@@ -86,11 +86,11 @@ class GzReader {
     }
   }
 
-  int64_t ReadDimension(const char* what) {
-    const uint32_t value = ReadBigEndian32(what);
+  int64_t ReadDimension(const char* part) {
+    const uint32_t value = ReadBigEndian32(part);
     if (value == 0 || value > kMaxItems) {
       Fail(ErrorCode::kInvalidInput, "IDX file {} has {} = {}, expected 1..{}", path_,
-           what, value, kMaxItems);
+           part, value, kMaxItems);
     }
     return value;
   }
@@ -99,7 +99,7 @@ class GzReader {
   [[noreturn]] void FailRead() {
     int code = 0;
     const char* message = gzerror(file_, &code);
-    Fail(ErrorCode::kIO, "cannot read IDX file {}: {}", path_,
+    Fail(ErrorCode::kIO, "failed to read IDX file {}: {}", path_,
          code == Z_ERRNO ? std::strerror(errno) : message);
   }
 

@@ -109,8 +109,10 @@ TEST_CASE("fashion_mnist eval set is t10k", "[data][fashion_mnist]") {
   CHECK(eval.inputs[14 * 28 + 14] ==
         Approx((110.0 / 255.0 - 0.2860) / 0.3530).epsilon(1e-5));
   CHECK(eval.inputs[0] == Approx(-0.2860 / 0.3530).epsilon(1e-5));
-  for (int32_t label : eval.labels)
-    CHECK((label >= 0 && label < 10));
+  for (int32_t label : eval.labels) {
+    CHECK(label >= 0);
+    CHECK(label < 10);
+  }
 }
 
 TEST_CASE("fashion_mnist batches are deterministic", "[data][fashion_mnist]") {
