@@ -37,7 +37,8 @@ class Parser {
   NodePtr ParseSum() {
     NodePtr left = ParseProduct();
     while (Accept('+') || Accept('-')) {
-      left = Binary(text_[pos_ - 1], left, ParseProduct());
+      char op = text_[pos_ - 1];
+      left = Binary(op, left, ParseProduct());
     }
     return left;
   }
@@ -45,7 +46,8 @@ class Parser {
   NodePtr ParseProduct() {
     NodePtr left = ParseUnary();
     while (Accept('*') || Accept('/')) {
-      left = Binary(text_[pos_ - 1], left, ParseUnary());
+      char op = text_[pos_ - 1];
+      left = Binary(op, left, ParseUnary());
     }
     return left;
   }
