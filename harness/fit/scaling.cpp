@@ -33,7 +33,9 @@ T LogSumExp(const T& a, const T& b) {
 
 template <typename T>
 T LogSumExp(const T& a, const T& b, const T& c) {
-  return LogSumExp(LogSumExp(a, b), c);
+  const T ab = a > b ? a : b;
+  const T m = ab > c ? ab : c;
+  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
 }
 
 // log(1 + exp(z)) without overflow.
@@ -115,6 +117,15 @@ int LinearCount(Form form) {
 bool IsLogParameter(Form form, int i) {
   if (i < LinearCount(form)) return true;
   return form == Form::kBpl && i >= 4;  // d and f
+}
+
+std::array<double, kMaxSize> ThetaFromValues(Form form,
+                                             const std::vector<double>& values) {
+  std::array<double, kMaxSize> theta{};
+  for (int k = 0; k < ParameterCount(form); ++k) {
+    theta[k] = IsLogParameter(form, k) ? std::log(values.at(k)) : values.at(k);
+  }
+  return theta;
 }
 
 double LogPredictTheta(Form form, const double* theta, double lx, double ld) {
@@ -228,36 +239,47 @@ struct Candidate {
 };
 
 // Solves the linear coefficients for fixed nonlinear parameters by NNLS (rows
-// weighted by 1/loss for log residuals, so the fit is in relative error).
+// weighted by 1/loss for log residuals, so the fit is in relative error) and
+// scores the result with the objective.
 Candidate SolveLinear(Form form, Residuals residuals, const Prepared& p,
                       const std::vector<double>& nonlinear) {
   const int linear = LinearCount(form);
   const int n = static_cast<int>(p.lx.size());
-  Eigen::MatrixXd design(n, linear);
-  Eigen::VectorXd target(n);
+  Eigen::MatrixXd basis(n, linear);
+  Eigen::VectorXd weight(n);
   std::vector<double> max_log_basis(linear, -std::numeric_limits<double>::infinity());
   double log_basis[3];
   for (int i = 0; i < n; ++i) {
     LogBasis(form, nonlinear.data(), p.lx[i], p.ld[i], log_basis);
-    const double weight = residuals == Residuals::kLog ? 1.0 / p.loss[i] : 1.0;
     for (int c = 0; c < linear; ++c) {
-      design(i, c) = weight * std::exp(log_basis[c]);
+      basis(i, c) = std::exp(log_basis[c]);
       max_log_basis[c] = std::max(max_log_basis[c], log_basis[c]);
     }
-    target(i) = weight * p.loss[i];
+    weight(i) = residuals == Residuals::kLog ? 1.0 / p.loss[i] : 1.0;
   }
+  const Eigen::VectorXd target = Eigen::Map<const Eigen::VectorXd>(p.loss.data(), n);
+  Eigen::VectorXd coef =
+      NonNegativeLeastSquares(weight.asDiagonal() * basis, weight.cwiseProduct(target));
 
+  // theta holds logs, so a zero coefficient becomes a term below 1e-8 of the
+  // smallest loss.
   Candidate candidate;
-  const Eigen::VectorXd coef = NonNegativeLeastSquares(design, target);
   for (int c = 0; c < linear; ++c) {
-    // A zero coefficient becomes a term below 1e-8 of the smallest loss, since
-    // theta holds its log.
     const double floor = std::log(1e-8 * p.min_loss) - max_log_basis[c];
     candidate.theta[c] = coef(c) > 0.0 ? std::max(std::log(coef(c)), floor) : floor;
+    coef(c) = std::exp(candidate.theta[c]);
   }
   for (size_t k = 0; k < nonlinear.size(); ++k)
     candidate.theta[linear + k] = nonlinear[k];
-  candidate.objective = Objective(form, residuals, p, candidate.theta.data());
+
+  const Eigen::VectorXd predicted = basis * coef;
+  double total = 0.0;
+  for (int i = 0; i < n; ++i) {
+    total += Huber(residuals == Residuals::kLog ? std::log(predicted(i)) - p.log_loss[i]
+                                                : predicted(i) - p.loss[i]);
+  }
+  candidate.objective =
+      std::isfinite(total) ? total : std::numeric_limits<double>::infinity();
   return candidate;
 }
 
@@ -390,7 +412,7 @@ Candidate Refine(Residuals residuals, const Prepared& p, const std::vector<Bound
   options.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
   options.linear_solver_type = ceres::DENSE_QR;
   options.max_num_iterations = 500;
-  options.function_tolerance = 1e-15;
+  options.function_tolerance = 1e-12;
   options.gradient_tolerance = 1e-15;
   options.parameter_tolerance = 1e-12;
   options.logging_type = ceres::SILENT;
@@ -491,7 +513,7 @@ const std::vector<std::string>& ParameterNames(Form form) {
 }
 
 ScalingFit FitScalingLaw(const std::vector<ScalingPoint>& points, Form form,
-                         Residuals residuals) {
+                         Residuals residuals, const ScalingFit* warm_start) {
   const int size = ParameterCount(form);
   if (static_cast<int>(points.size()) < size) {
     Fail(ErrorCode::kInvalidInput,
@@ -503,22 +525,35 @@ ScalingFit FitScalingLaw(const std::vector<ScalingPoint>& points, Form form,
   const std::vector<Bound> bounds = Bounds(form, p);
 
   // Coarse grid, then a finer grid around its best point (not for bpl, whose
-  // four-dimensional grid is only coarse).
+  // four-dimensional grid is only coarse). With a warm start, the fine grid is
+  // centred on it and the coarse grid is skipped.
   const std::vector<std::vector<double>> coarse = CoarseAxes(form, p);
-  std::vector<Candidate> scanned = ScanGrid(form, residuals, p, coarse);
-  if (form != Form::kBpl) {
-    const Candidate best = *std::min_element(
+  std::vector<Candidate> scanned;
+  Candidate centre;
+  if (warm_start != nullptr && form != Form::kBpl) {
+    centre.theta = ThetaFromValues(form, warm_start->values);
+  } else {
+    scanned = ScanGrid(form, residuals, p, coarse);
+    centre = *std::min_element(
         scanned.begin(), scanned.end(),
         [](const Candidate& a, const Candidate& b) { return a.objective < b.objective; });
+  }
+  if (form != Form::kBpl) {
     const std::vector<Candidate> fine =
-        ScanGrid(form, residuals, p, FineAxes(form, best));
+        ScanGrid(form, residuals, p, FineAxes(form, centre));
     scanned.insert(scanned.end(), fine.begin(), fine.end());
   }
 
-  // Joint refinement from several distinct grid minima.
-  const size_t start_count = form == Form::kBpl ? 8 : 4;
+  // Joint refinement from several distinct grid minima (and the warm start).
+  const size_t start_count = warm_start != nullptr ? 1 : form == Form::kBpl ? 8 : 4;
+  std::vector<Candidate> starts = PickStarts(form, scanned, coarse, start_count);
+  if (warm_start != nullptr) {
+    Candidate warm;
+    warm.theta = ThetaFromValues(form, warm_start->values);
+    starts.push_back(warm);
+  }
   Candidate best;
-  for (const Candidate& start : PickStarts(form, scanned, coarse, start_count)) {
+  for (const Candidate& start : starts) {
     const Candidate refined = RefineAny(form, residuals, p, bounds, start);
     if (refined.objective < best.objective) best = refined;
   }
@@ -543,10 +578,7 @@ ScalingFit FitScalingLaw(const std::vector<ScalingPoint>& points, Form form,
 
 double PredictLoss(Form form, const std::vector<double>& values,
                    const ScalingPoint& point) {
-  std::array<double, kMaxSize> theta{};
-  for (int k = 0; k < ParameterCount(form); ++k) {
-    theta[k] = IsLogParameter(form, k) ? std::log(values.at(k)) : values.at(k);
-  }
+  const std::array<double, kMaxSize> theta = ThetaFromValues(form, values);
   const double ld = form == Form::kChinchilla ? std::log(point.d) : 0.0;
   return std::exp(LogPredictTheta(form, theta.data(), std::log(point.x), ld));
 }

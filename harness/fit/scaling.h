@@ -63,12 +63,15 @@ struct ScalingFit {
   double objective = 0.0;      // summed Huber loss at values
 };
 
-// Fits form to points. Throws Error(kInvalidInput) when there are fewer points
-// than parameters or a point has a nonpositive or non-finite x, d or loss. A
-// minimum on the search box edge or a solver failure returns ok = false with
-// the reason in status.
+// Fits form to points. A warm start (a fit of the same form, e.g. on all
+// points when this call fits a bootstrap resample) replaces the coarse grid by
+// the fine grid around its exponents, and refinement starts from it and from
+// the best fine-grid point only; bpl still scans its coarse grid. Throws
+// Error(kInvalidInput) when there are fewer points than parameters or a point has a
+// nonpositive or non-finite x, d or loss. A minimum on the search box edge or a solver
+// failure returns ok = false with the reason in status.
 ScalingFit FitScalingLaw(const std::vector<ScalingPoint>& points, Form form,
-                         Residuals residuals);
+                         Residuals residuals, const ScalingFit* warm_start = nullptr);
 
 // Predicted loss of the fitted form at a point.
 double PredictLoss(Form form, const std::vector<double>& values,
