@@ -52,5 +52,7 @@ CommandHandler SetupFit(CLI::App& app);
 CommandHandler SetupLock(CLI::App& app);
 CommandHandler SetupExport(CLI::App& app);
 CommandHandler SetupRf(CLI::App& app);
+CommandHandler SetupSlurm(CLI::App& app);
+CommandHandler SetupMerge(CLI::App& app);
 
 }  // namespace scalelock

@@ -13,6 +13,9 @@ const std::vector<Command>& Commands() {
        SetupLock},
       {"export", "write plot data (CSV) and gnuplot scripts into plots/", SetupExport},
       {"rf", "compute receptive field, effective stride and padding per layer", SetupRf},
+      {"slurm", "write an sbatch job-array script that runs a spec's grid in shards",
+       SetupSlurm},
+      {"merge", "merge shard databases into one results database", SetupMerge},
   };
   return commands;
 }
