@@ -46,6 +46,7 @@ class AxisAnalyzer {
         pad_before_(graph.nodes.size()),
         pad_after_(graph.nodes.size()),
         period_(graph.nodes.size(), 1),
+        center_offset_(graph.nodes.size()),
         memo_(graph.nodes.size()),
         results_(graph.nodes.size()) {}
 
@@ -54,8 +55,8 @@ class AxisAnalyzer {
       ComputeSizeAndPadding(node);
       ComputeStrideAndPeriod(node);
       ComputeFirstOutput(node);
+      ScanPeriod(node);
       CheckMergeAlignment(node);
-      ComputeRfRange(node);
     }
     return results_;
   }
@@ -76,7 +77,7 @@ class AxisAnalyzer {
   void ComputeStrideAndPeriod(size_t index);
   void ComputeFirstOutput(size_t index);
   void CheckMergeAlignment(size_t index) const;
-  void ComputeRfRange(size_t index);
+  void ScanPeriod(size_t index);
   Interval Hull(size_t index, int64_t position);
   Interval ComputeHull(size_t index, int64_t position);
   Interval HullOfRange(size_t index, int64_t first, int64_t last);
@@ -86,6 +87,9 @@ class AxisAnalyzer {
   std::vector<int64_t> pad_before_;  // resolved padding per node, samples
   std::vector<int64_t> pad_after_;
   std::vector<int64_t> period_;  // output positions per repeat of the RF pattern
+  // Mean over one period of centre(o) - o * effective stride: where the output
+  // grid sits on the input. Equals the first-output centre when the period is 1.
+  std::vector<Rational> center_offset_;
   std::vector<std::unordered_map<int64_t, Interval>> memo_;  // per node: position -> hull
   std::vector<AxisResult> results_;
 };
@@ -238,39 +242,57 @@ void AxisAnalyzer::ComputeFirstOutput(size_t index) {
   results_[index].center = Rational(first.lo + first.hi, 2);
 }
 
+// Branches must put their outputs on the same input grid. After nearest
+// upsampling, outputs 2j and 2j + 1 copy one coarse output and share its
+// centre, so the grids are compared by their mean centre offset, not by the
+// first output alone.
 void AxisAnalyzer::CheckMergeAlignment(size_t index) const {
   const Node& current = node(index);
   if (current.kind != OpKind::kAdd && current.kind != OpKind::kConcat) return;
   const size_t reference = current.inputs[0];
-  const AxisResult& expected = results_[reference];
   for (size_t input : current.inputs) {
-    const AxisResult& actual = results_[input];
-    if (actual.effective_stride == expected.effective_stride &&
-        actual.center == expected.center) {
+    const Rational& expected_stride = results_[reference].effective_stride;
+    const Rational& actual_stride = results_[input].effective_stride;
+    if (actual_stride == expected_stride &&
+        center_offset_[input] == center_offset_[reference]) {
       continue;
     }
     FailAt(index,
-           fmt::format(
-               "inputs \"{}\" and \"{}\" are misaligned: effective stride {} vs {}, "
-               "first-output centre {} vs {}; branches that meet must have equal "
-               "effective stride and centre, so check the strides and padding on "
-               "each branch",
-               node(reference).name, node(input).name,
-               expected.effective_stride.ToString(), actual.effective_stride.ToString(),
-               expected.center.ToString(), actual.center.ToString()));
+           fmt::format("inputs \"{}\" and \"{}\" are misaligned: effective stride "
+                       "{} vs {}, centre {} vs {}; branches that meet "
+                       "must have equal effective stride and centre, so check the "
+                       "strides and padding on each branch",
+                       node(reference).name, node(input).name, expected_stride.ToString(),
+                       actual_stride.ToString(), center_offset_[reference].ToString(),
+                       center_offset_[input].ToString()));
   }
 }
 
-void AxisAnalyzer::ComputeRfRange(size_t index) {
+// RF size range and mean centre offset over one period of output positions.
+void AxisAnalyzer::ScanPeriod(size_t index) {
   AxisResult& result = results_[index];
   result.rf = 0;
   result.rf_min = std::numeric_limits<int64_t>::max();
+  int64_t twice_center_sum = 0;  // sum of lo + hi over non-empty positions
+  int64_t position_sum = 0;
+  int64_t count = 0;
   for (int64_t position = 0; position < period_[index]; ++position) {
     Interval hull = Hull(index, position);
     int64_t size = hull.empty() ? 0 : hull.hi - hull.lo + 1;
     result.rf = std::max(result.rf, size);
     result.rf_min = std::min(result.rf_min, size);
+    if (hull.empty()) continue;
+    twice_center_sum += hull.lo + hull.hi;
+    position_sum += position;
+    ++count;
   }
+  // offset = (twice_center_sum / 2 - stride * position_sum) / count, stride = a / b.
+  const Rational& stride = result.effective_stride;
+  using detail::CheckedMultiply;
+  int64_t numerator = CheckedMultiply(stride.denominator(), twice_center_sum) -
+                      CheckedMultiply(2 * stride.numerator(), position_sum);
+  center_offset_[index] =
+      Rational(numerator, CheckedMultiply(2 * stride.denominator(), count));
 }
 
 Interval AxisAnalyzer::Hull(size_t index, int64_t position) {
