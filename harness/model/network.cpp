@@ -1,0 +1,674 @@
+#include "model/network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <dnnl.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "util/error.h"
+
+namespace scalelock {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr memory::data_type kF32 = memory::data_type::f32;
+
+memory::dims BatchDims(int64_t batch, const Shape& shape) {
+  memory::dims dims = {batch};
+  dims.insert(dims.end(), shape.begin(), shape.end());
+  return dims;
+}
+
+Tag PlainTag(size_t ndims) {
+  switch (ndims) {
+    case 1:
+      return Tag::x;
+    case 2:
+      return Tag::nc;
+    case 3:
+      return Tag::ncw;
+    default:
+      return Tag::nchw;
+  }
+}
+
+Tag PlainWeightsTag(size_t ndims) {
+  switch (ndims) {
+    case 1:
+      return Tag::x;
+    case 2:
+      return Tag::oi;
+    case 3:
+      return Tag::oiw;
+    default:
+      return Tag::oihw;
+  }
+}
+
+dnnl::primitive_attr ScratchpadAttr(bool fused_relu = false) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (fused_relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+// A primitive with its arguments bound once, executed through the C API so
+// that a step builds no argument vectors.
+struct Exec {
+  dnnl::primitive primitive;
+  std::vector<std::pair<int, memory>> bound;  // keeps the memories alive
+  std::vector<dnnl_exec_arg_t> args;
+
+  void Run(const dnnl::stream& stream) const {
+    dnnl::error::wrap_c_api(
+        dnnl_primitive_execute(primitive.get(), stream.get(),
+                               static_cast<int>(args.size()), args.data()),
+        "could not execute a primitive");
+  }
+};
+
+// One forward graph at one batch size (training or inference), plus, for
+// training, the backward graph.
+struct Pass {
+  int64_t batch = 0;
+  bool training = false;
+  memory input;                   // plain NC(H)W view of the caller's inputs
+  std::vector<memory> acts;       // acts[0] = layer 0 input, acts[i+1] = layer i out
+  std::vector<memory> diffs;      // gradients of acts (training only)
+  memory logp;                    // log-softmax of the logits, plain NC
+  std::vector<Exec> weight_sync;  // plain params -> primitive layouts
+  std::vector<Exec> forward;      // input reorder, layers, log-softmax
+  std::vector<Exec> backward;     // layers in reverse, grads -> plain params
+  bool weights_current = false;   // weight_sync ran since the last update
+  // Param copies in primitive layouts: (param index, layout, memory).
+  std::vector<std::tuple<size_t, memory::desc, memory>> weight_views;
+};
+
+}  // namespace
+
+struct Network::Impl {
+  NetSpec spec;
+  NetworkOptions options;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  mutable dnnl::stream stream{engine};  // in-order; waited on after each pass
+  std::vector<Param> params;
+  std::vector<memory> plain_values;  // wraps params[i].value
+  std::vector<memory> plain_grads;   // wraps params[i].grad
+  std::vector<size_t> first_param;   // per layer: index of its weights, or npos
+  Pass train;
+  Pass eval;
+  std::vector<float> eval_inputs;  // eval_batch_size samples, zero-padded
+  size_t scratchpad_size = 0;
+  memory scratchpad;
+
+  Impl(const NetSpec& net_spec, const NetworkOptions& network_options);
+  void CreateParams();
+  void BuildPass(Pass* pass, int64_t batch, bool training);
+  memory BuildLayer(Pass* pass, size_t index, const memory& src_in);
+  memory BuildConv(Pass* pass, size_t index, const memory& src_in);
+  memory BuildPool(Pass* pass, size_t index, const memory& src);
+  memory BuildRelu(Pass* pass, size_t index, const memory& src);
+  memory BuildLinear(Pass* pass, size_t index, const memory& src);
+  void BuildLoss(Pass* pass);
+  void BindScratchpad();
+
+  Exec MakeExec(const dnnl::primitive& primitive,
+                std::vector<std::pair<int, memory>> bound);
+  void Track(const dnnl::primitive_desc_base& pd);
+  memory Conform(Pass* pass, const memory& src, const memory::desc& wanted);
+  memory WeightView(Pass* pass, size_t param, const memory::desc& wanted);
+  memory GradTarget(Pass* pass, size_t param, const memory::desc& layout,
+                    std::vector<Exec>* after);
+  memory DiffOf(Pass* pass, size_t act_index);
+  bool NeedsDiffSrc(size_t index) const { return index > 0 || options.input_gradient; }
+
+  void RunForward(Pass* pass);
+  double Loss(const Pass& pass, const int32_t* labels, int64_t count, bool backward,
+              int64_t* correct);
+  std::vector<float> ToPlain(const memory& mem) const;
+};
+
+Network::Impl::Impl(const NetSpec& net_spec, const NetworkOptions& network_options)
+    : spec(net_spec), options(network_options) {
+  if (options.batch_size < 1 || options.eval_batch_size < 1) {
+    Fail(ErrorCode::kInvalidInput,
+         "network batch sizes {} (train) and {} (eval): expected positive values",
+         options.batch_size, options.eval_batch_size);
+  }
+  CreateParams();
+
+  // Every primitive is created here; the scratchpad is sized after the last.
+  BuildPass(&train, options.batch_size, true);
+  BuildPass(&eval, options.eval_batch_size, false);
+  BindScratchpad();
+  eval_inputs.assign(options.eval_batch_size * ShapeSize(spec.input), 0.0f);
+}
+
+void Network::Impl::CreateParams() {
+  std::mt19937_64 rng(options.seed);
+  first_param.assign(spec.layers.size(), std::string::npos);
+  params.reserve(2 * spec.layers.size());
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& layer = spec.layers[i];
+    if (layer.kind != LayerKind::kConv && layer.kind != LayerKind::kLinear) continue;
+    const Shape& in = spec.shapes[i];
+    std::vector<int64_t> dims = {layer.out};
+    if (layer.kind == LayerKind::kConv) {
+      dims.push_back(in[0]);
+      dims.insert(dims.end(), in.size() - 1, layer.kernel);
+    } else {
+      dims.insert(dims.end(), in.begin(), in.end());
+    }
+    Param weights{fmt::format("layers[{}].weights", i), dims, {}, {}};
+    int64_t count = ShapeSize(dims);
+    // Kaiming-uniform for ReLU nets: U(-b, b), b = sqrt(6 / fan_in).
+    float bound =
+        static_cast<float>(std::sqrt(6.0 / static_cast<double>(count / layer.out)));
+    std::uniform_real_distribution<float> uniform(-bound, bound);
+    weights.value.resize(count);
+    for (float& w : weights.value)
+      w = uniform(rng);
+    weights.grad.assign(count, 0.0f);
+    Param bias{fmt::format("layers[{}].bias", i),
+               {layer.out},
+               std::vector<float>(layer.out, 0.0f),
+               std::vector<float>(layer.out, 0.0f)};
+    first_param[i] = params.size();
+    params.push_back(std::move(weights));
+    params.push_back(std::move(bias));
+  }
+  for (Param& param : params) {
+    memory::desc md(param.dims, kF32, PlainWeightsTag(param.dims.size()));
+    plain_values.emplace_back(md, engine, param.value.data());
+    plain_grads.emplace_back(md, engine, param.grad.data());
+  }
+}
+
+Exec Network::Impl::MakeExec(const dnnl::primitive& primitive,
+                             std::vector<std::pair<int, memory>> bound) {
+  Exec exec;
+  exec.primitive = primitive;
+  exec.bound = std::move(bound);
+  return exec;
+}
+
+void Network::Impl::Track(const dnnl::primitive_desc_base& pd) {
+  scratchpad_size = std::max(scratchpad_size, pd.scratchpad_desc().get_size());
+}
+
+// Returns src when it already has the wanted layout, else a new buffer that a
+// reorder appended to the forward list fills.
+memory Network::Impl::Conform(Pass* pass, const memory& src, const memory::desc& wanted) {
+  if (src.get_desc() == wanted) return src;
+  memory dst(wanted, engine);
+  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, wanted,
+                                   ScratchpadAttr());
+  Track(pd);
+  pass->forward.push_back(
+      MakeExec(dnnl::reorder(pd), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}));
+  return dst;
+}
+
+// Returns params[param] in the wanted layout: the plain buffer itself, an
+// existing copy, or a new copy refreshed by pass->weight_sync.
+memory Network::Impl::WeightView(Pass* pass, size_t param, const memory::desc& wanted) {
+  if (plain_values[param].get_desc() == wanted) return plain_values[param];
+  for (const auto& [index, layout, view] : pass->weight_views) {
+    if (index == param && layout == wanted) return view;
+  }
+  memory view(wanted, engine);
+  dnnl::reorder::primitive_desc pd(engine, plain_values[param].get_desc(), engine, wanted,
+                                   ScratchpadAttr());
+  Track(pd);
+  pass->weight_sync.push_back(MakeExec(
+      dnnl::reorder(pd), {{DNNL_ARG_FROM, plain_values[param]}, {DNNL_ARG_TO, view}}));
+  pass->weight_views.emplace_back(param, wanted, view);
+  return view;
+}
+
+// Returns the buffer a backward-weights primitive writes params[param]'s
+// gradient into; when its layout is not plain, appends the reorder to after.
+memory Network::Impl::GradTarget(Pass* pass, size_t param, const memory::desc& layout,
+                                 std::vector<Exec>* after) {
+  (void)pass;
+  if (plain_grads[param].get_desc() == layout) return plain_grads[param];
+  memory grad(layout, engine);
+  dnnl::reorder::primitive_desc pd(engine, layout, engine, plain_grads[param].get_desc(),
+                                   ScratchpadAttr());
+  Track(pd);
+  after->push_back(MakeExec(dnnl::reorder(pd),
+                            {{DNNL_ARG_FROM, grad}, {DNNL_ARG_TO, plain_grads[param]}}));
+  return grad;
+}
+
+// Returns the gradient buffer of acts[act_index], which layer act_index - 1
+// reads as diff_dst and layer act_index writes as diff_src; both builders call
+// this, so the first call creates it.
+memory Network::Impl::DiffOf(Pass* pass, size_t act_index) {
+  memory& diff = pass->diffs[act_index];
+  if (!diff) diff = memory(pass->acts[act_index].get_desc(), engine);
+  return diff;
+}
+
+void Network::Impl::BuildPass(Pass* pass, int64_t batch, bool training) {
+  pass->batch = batch;
+  pass->training = training;
+  pass->acts.resize(spec.layers.size() + 1);
+  pass->diffs.resize(spec.layers.size() + 1);
+  memory::desc input_md(BatchDims(batch, spec.input), kF32,
+                        PlainTag(spec.input.size() + 1));
+  pass->input = memory(input_md, engine, DNNL_MEMORY_NONE);
+
+  // Layer i reads acts[i] (set by BuildLayer after any input reorder) and
+  // writes acts[i+1]; each builder appends its backward steps in order.
+  std::vector<std::vector<Exec>> backward_by_layer(spec.layers.size());
+  memory current = pass->input;
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    size_t before = pass->backward.size();
+    current = BuildLayer(pass, i, current);
+    backward_by_layer[i].assign(pass->backward.begin() + before, pass->backward.end());
+    pass->backward.resize(before);
+  }
+  for (size_t i = spec.layers.size(); i-- > 0;) {
+    for (Exec& exec : backward_by_layer[i])
+      pass->backward.push_back(std::move(exec));
+  }
+  BuildLoss(pass);
+}
+
+memory Network::Impl::BuildLayer(Pass* pass, size_t index, const memory& src_in) {
+  switch (spec.layers[index].kind) {
+    case LayerKind::kConv:
+      return BuildConv(pass, index, src_in);
+    case LayerKind::kRelu:
+      pass->acts[index] = src_in;
+      return BuildRelu(pass, index, src_in);
+    case LayerKind::kLinear:
+      pass->acts[index] = src_in;
+      return BuildLinear(pass, index, src_in);
+    default:
+      pass->acts[index] = src_in;
+      return BuildPool(pass, index, src_in);
+  }
+}
+
+memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) {
+  const LayerSpec& layer = spec.layers[index];
+  const Shape& in = spec.shapes[index];
+  const size_t axes = in.size() - 1;
+  memory::dims strides(axes, layer.stride);
+  memory::dims dilates(axes, layer.dilation - 1);  // oneDNN counts dilation from 0
+  memory::dims padding(axes, layer.padding);
+  size_t weights = first_param[index];
+  memory::desc weights_any(params[weights].dims, kF32, Tag::any);
+  memory::desc bias_md({layer.out}, kF32, Tag::x);
+  memory::desc dst_any(BatchDims(pass->batch, spec.shapes[index + 1]), kF32, Tag::any);
+  // The first conv picks its input layout; later ones take the previous output's.
+  memory::desc src_md = index == 0
+                            ? memory::desc(src_in.get_desc().dims(), kF32, Tag::any)
+                            : src_in.get_desc();
+  auto prop = pass->training ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  dnnl::convolution_forward::desc desc(prop, dnnl::algorithm::convolution_direct, src_md,
+                                       weights_any, bias_md, dst_any, strides, dilates,
+                                       padding, padding);
+  dnnl::convolution_forward::primitive_desc fwd_pd(desc, ScratchpadAttr(layer.fused_relu),
+                                                   engine);
+  Track(fwd_pd);
+
+  memory src = Conform(pass, src_in, fwd_pd.src_desc());
+  pass->acts[index] = src;
+  memory dst(fwd_pd.dst_desc(), engine);
+  memory weights_view = WeightView(pass, weights, fwd_pd.weights_desc());
+  memory bias_view = WeightView(pass, weights + 1, fwd_pd.bias_desc());
+  pass->forward.push_back(
+      MakeExec(dnnl::convolution_forward(fwd_pd), {{DNNL_ARG_SRC, src},
+                                                   {DNNL_ARG_WEIGHTS, weights_view},
+                                                   {DNNL_ARG_BIAS, bias_view},
+                                                   {DNNL_ARG_DST, dst}}));
+  pass->acts[index + 1] = dst;
+  if (!pass->training) return dst;
+
+  // Backward: ReLU in place on the output gradient (from the conv output,
+  // which the fused post-op already rectified), then weights, then data.
+  memory diff_dst = DiffOf(pass, index + 1);
+  if (layer.fused_relu) {
+    auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+    dnnl::eltwise_forward::primitive_desc hint(
+        {dnnl::prop_kind::forward_training, relu, dst.get_desc(), 0.0f, 0.0f}, engine);
+    dnnl::eltwise_backward::primitive_desc relu_pd(
+        {relu, dst.get_desc(), dst.get_desc(), 0.0f, 0.0f}, ScratchpadAttr(), engine,
+        hint);
+    Track(relu_pd);
+    pass->backward.push_back(
+        MakeExec(dnnl::eltwise_backward(relu_pd), {{DNNL_ARG_DST, dst},
+                                                   {DNNL_ARG_DIFF_DST, diff_dst},
+                                                   {DNNL_ARG_DIFF_SRC, diff_dst}}));
+  }
+
+  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd(
+      {dnnl::algorithm::convolution_direct, src.get_desc(), weights_any, bias_md,
+       dst.get_desc(), strides, dilates, padding, padding},
+      ScratchpadAttr(), engine, fwd_pd);
+  Track(bwd_weights_pd);
+  std::vector<Exec> grad_reorders;
+  memory diff_weights =
+      GradTarget(pass, weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
+  memory diff_bias =
+      GradTarget(pass, weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
+  pass->backward.push_back(MakeExec(dnnl::convolution_backward_weights(bwd_weights_pd),
+                                    {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_DIFF_DST, diff_dst},
+                                     {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                                     {DNNL_ARG_DIFF_BIAS, diff_bias}}));
+  for (Exec& exec : grad_reorders)
+    pass->backward.push_back(std::move(exec));
+
+  if (NeedsDiffSrc(index)) {
+    dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
+        {dnnl::algorithm::convolution_direct, src.get_desc(), weights_any, dst.get_desc(),
+         strides, dilates, padding, padding},
+        ScratchpadAttr(), engine, fwd_pd);
+    Track(bwd_data_pd);
+    memory diff_src = DiffOf(pass, index);
+    memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
+    pass->backward.push_back(MakeExec(dnnl::convolution_backward_data(bwd_data_pd),
+                                      {{DNNL_ARG_DIFF_DST, diff_dst},
+                                       {DNNL_ARG_WEIGHTS, weights_bwd},
+                                       {DNNL_ARG_DIFF_SRC, diff_src}}));
+  }
+  return dst;
+}
+
+memory Network::Impl::BuildPool(Pass* pass, size_t index, const memory& src) {
+  const LayerSpec& layer = spec.layers[index];
+  const Shape& in = spec.shapes[index];
+  const size_t axes = in.size() - 1;
+  memory::dims kernel(axes, layer.kernel), strides(axes, layer.stride);
+  memory::dims padding(axes, layer.padding);
+  auto algorithm = layer.kind == LayerKind::kMaxPool
+                       ? dnnl::algorithm::pooling_max
+                       : dnnl::algorithm::pooling_avg_include_padding;
+  if (layer.kind == LayerKind::kGlobalAvgPool) {
+    // GAP is an average pool whose window is the whole spatial extent.
+    kernel.assign(in.begin() + 1, in.end());
+    strides.assign(axes, 1);
+    padding.assign(axes, 0);
+    algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+  }
+  auto prop = pass->training ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  memory::desc dst_any(BatchDims(pass->batch, spec.shapes[index + 1]), kF32, Tag::any);
+  dnnl::pooling_forward::primitive_desc fwd_pd(
+      {prop, algorithm, src.get_desc(), dst_any, strides, kernel, padding, padding},
+      ScratchpadAttr(), engine);
+  Track(fwd_pd);
+  memory dst(fwd_pd.dst_desc(), engine);
+  std::vector<std::pair<int, memory>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  memory workspace;
+  if (fwd_pd.workspace_desc().get_size() > 0) {
+    workspace = memory(fwd_pd.workspace_desc(), engine);
+    args.emplace_back(DNNL_ARG_WORKSPACE, workspace);
+  }
+  pass->forward.push_back(MakeExec(dnnl::pooling_forward(fwd_pd), args));
+  pass->acts[index + 1] = dst;
+  if (!pass->training) return dst;
+
+  memory diff_dst = DiffOf(pass, index + 1);
+  if (!NeedsDiffSrc(index)) return dst;
+  dnnl::pooling_backward::primitive_desc bwd_pd(
+      {algorithm, src.get_desc(), dst.get_desc(), strides, kernel, padding, padding},
+      ScratchpadAttr(), engine, fwd_pd);
+  Track(bwd_pd);
+  std::vector<std::pair<int, memory>> bwd_args = {
+      {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}};
+  if (workspace) bwd_args.emplace_back(DNNL_ARG_WORKSPACE, workspace);
+  pass->backward.push_back(MakeExec(dnnl::pooling_backward(bwd_pd), bwd_args));
+  return dst;
+}
+
+memory Network::Impl::BuildRelu(Pass* pass, size_t index, const memory& src) {
+  auto prop = pass->training ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  auto relu = dnnl::algorithm::eltwise_relu;
+  dnnl::eltwise_forward::primitive_desc fwd_pd({prop, relu, src.get_desc(), 0.0f, 0.0f},
+                                               ScratchpadAttr(), engine);
+  Track(fwd_pd);
+  memory dst(fwd_pd.dst_desc(), engine);
+  pass->forward.push_back(MakeExec(dnnl::eltwise_forward(fwd_pd),
+                                   {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}));
+  pass->acts[index + 1] = dst;
+  if (!pass->training) return dst;
+
+  memory diff_dst = DiffOf(pass, index + 1);
+  if (!NeedsDiffSrc(index)) return dst;
+  dnnl::eltwise_backward::primitive_desc bwd_pd(
+      {relu, src.get_desc(), src.get_desc(), 0.0f, 0.0f}, ScratchpadAttr(), engine,
+      fwd_pd);
+  Track(bwd_pd);
+  pass->backward.push_back(MakeExec(dnnl::eltwise_backward(bwd_pd),
+                                    {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_DIFF_DST, diff_dst},
+                                     {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}}));
+  return dst;
+}
+
+memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src) {
+  size_t weights = first_param[index];
+  const LayerSpec& layer = spec.layers[index];
+  memory::desc weights_any(params[weights].dims, kF32, Tag::any);
+  memory::desc bias_md({layer.out}, kF32, Tag::x);
+  memory::desc dst_md({pass->batch, layer.out}, kF32, Tag::nc);
+  auto prop = pass->training ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  dnnl::inner_product_forward::primitive_desc fwd_pd(
+      {prop, src.get_desc(), weights_any, bias_md, dst_md}, ScratchpadAttr(), engine);
+  Track(fwd_pd);
+  memory dst(fwd_pd.dst_desc(), engine);
+  memory weights_view = WeightView(pass, weights, fwd_pd.weights_desc());
+  memory bias_view = WeightView(pass, weights + 1, fwd_pd.bias_desc());
+  pass->forward.push_back(
+      MakeExec(dnnl::inner_product_forward(fwd_pd), {{DNNL_ARG_SRC, src},
+                                                     {DNNL_ARG_WEIGHTS, weights_view},
+                                                     {DNNL_ARG_BIAS, bias_view},
+                                                     {DNNL_ARG_DST, dst}}));
+  pass->acts[index + 1] = dst;
+  if (!pass->training) return dst;
+
+  memory diff_dst = DiffOf(pass, index + 1);
+  dnnl::inner_product_backward_weights::primitive_desc bwd_weights_pd(
+      {src.get_desc(), weights_any, bias_md, dst.get_desc()}, ScratchpadAttr(), engine,
+      fwd_pd);
+  Track(bwd_weights_pd);
+  std::vector<Exec> grad_reorders;
+  memory diff_weights =
+      GradTarget(pass, weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
+  memory diff_bias =
+      GradTarget(pass, weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
+  pass->backward.push_back(MakeExec(dnnl::inner_product_backward_weights(bwd_weights_pd),
+                                    {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_DIFF_DST, diff_dst},
+                                     {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                                     {DNNL_ARG_DIFF_BIAS, diff_bias}}));
+  for (Exec& exec : grad_reorders)
+    pass->backward.push_back(std::move(exec));
+
+  if (NeedsDiffSrc(index)) {
+    dnnl::inner_product_backward_data::primitive_desc bwd_data_pd(
+        {src.get_desc(), weights_any, dst.get_desc()}, ScratchpadAttr(), engine, fwd_pd);
+    Track(bwd_data_pd);
+    memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
+    pass->backward.push_back(MakeExec(dnnl::inner_product_backward_data(bwd_data_pd),
+                                      {{DNNL_ARG_DIFF_DST, diff_dst},
+                                       {DNNL_ARG_WEIGHTS, weights_bwd},
+                                       {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}}));
+  }
+  return dst;
+}
+
+// Log-softmax over the classes of the plain NC logits; the loss and its
+// gradient are computed from it in Loss().
+void Network::Impl::BuildLoss(Pass* pass) {
+  memory logits = pass->acts.back();
+  auto prop = pass->training ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  dnnl::softmax_v2_forward::primitive_desc pd(
+      {prop, dnnl::algorithm::softmax_log, logits.get_desc(), logits.get_desc(), 1},
+      ScratchpadAttr(), engine);
+  Track(pd);
+  pass->logp = memory(pd.dst_desc(), engine);
+  pass->forward.push_back(MakeExec(dnnl::softmax_v2_forward(pd),
+                                   {{DNNL_ARG_SRC, logits}, {DNNL_ARG_DST, pass->logp}}));
+}
+
+void Network::Impl::BindScratchpad() {
+  memory::desc md({static_cast<memory::dim>(std::max<size_t>(scratchpad_size, 1))},
+                  memory::data_type::u8, Tag::x);
+  scratchpad = memory(md, engine);
+  for (Pass* pass : {&train, &eval}) {
+    for (auto* list : {&pass->weight_sync, &pass->forward, &pass->backward}) {
+      for (Exec& exec : *list) {
+        exec.bound.emplace_back(DNNL_ARG_SCRATCHPAD, scratchpad);
+        exec.args.clear();
+        for (const auto& [arg, mem] : exec.bound)
+          exec.args.push_back({arg, mem.get()});
+      }
+    }
+  }
+}
+
+void Network::Impl::RunForward(Pass* pass) {
+  if (!pass->weights_current) {
+    for (const Exec& exec : pass->weight_sync)
+      exec.Run(stream);
+    pass->weights_current = true;
+  }
+  for (const Exec& exec : pass->forward)
+    exec.Run(stream);
+  stream.wait();
+}
+
+// Mean negative log-likelihood of labels under pass.logp over the first count
+// rows. With backward, also writes d(mean loss)/d(logits) = (softmax -
+// onehot) / batch into the logits gradient.
+double Network::Impl::Loss(const Pass& pass, const int32_t* labels, int64_t count,
+                           bool backward, int64_t* correct) {
+  const int64_t classes = spec.num_classes;
+  const float* logp = static_cast<const float*>(pass.logp.get_data_handle());
+  float* diff =
+      backward ? static_cast<float*>(pass.diffs.back().get_data_handle()) : nullptr;
+  double sum = 0.0;
+  for (int64_t n = 0; n < count; ++n) {
+    int32_t label = labels[n];
+    if (label < 0 || label >= classes) {
+      Fail(ErrorCode::kInvalidInput, "label {} of sample {}: expected a class in [0, {})",
+           label, n, classes);
+    }
+    const float* row = logp + n * classes;
+    sum -= row[label];
+    if (correct != nullptr) {
+      *correct += std::max_element(row, row + classes) - row == label ? 1 : 0;
+    }
+    if (diff != nullptr) {
+      float scale = 1.0f / static_cast<float>(pass.batch);
+      for (int64_t k = 0; k < classes; ++k) {
+        diff[n * classes + k] = (std::exp(row[k]) - (k == label ? 1.0f : 0.0f)) * scale;
+      }
+    }
+  }
+  return sum / static_cast<double>(count);
+}
+
+std::vector<float> Network::Impl::ToPlain(const memory& mem) const {
+  memory::desc md = mem.get_desc();
+  memory::desc plain_md(md.dims(), kF32, PlainTag(md.dims().size()));
+  std::vector<float> out(plain_md.get_size() / sizeof(float));
+  memory plain(plain_md, engine, out.data());
+  dnnl::reorder(mem, plain).execute(stream, const_cast<memory&>(mem), plain);
+  stream.wait();
+  return out;
+}
+
+Network::Network(const NetSpec& spec, const NetworkOptions& options)
+    : impl_(std::make_unique<Impl>(spec, options)) {}
+
+Network::~Network() = default;
+
+double Network::ForwardLoss(const float* inputs, const int32_t* labels) {
+  impl_->train.input.set_data_handle(const_cast<float*>(inputs));
+  impl_->RunForward(&impl_->train);
+  return impl_->Loss(impl_->train, labels, impl_->train.batch, false, nullptr);
+}
+
+double Network::TrainStep(const float* inputs, const int32_t* labels) {
+  Impl& net = *impl_;
+  net.train.input.set_data_handle(const_cast<float*>(inputs));
+  net.RunForward(&net.train);
+  double loss = net.Loss(net.train, labels, net.train.batch, true, nullptr);
+  for (const Exec& exec : net.train.backward)
+    exec.Run(net.stream);
+  net.stream.wait();
+  return loss;
+}
+
+EvalResult Network::Evaluate(const float* inputs, const int32_t* labels, int64_t count) {
+  Impl& net = *impl_;
+  const int64_t sample = ShapeSize(net.spec.input);
+  const int64_t batch = net.eval.batch;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  net.eval.input.set_data_handle(net.eval_inputs.data());
+  for (int64_t start = 0; start < count; start += batch) {
+    // The last partial batch is zero-padded; only its first rows are scored.
+    int64_t rows = std::min(batch, count - start);
+    std::copy(inputs + start * sample, inputs + (start + rows) * sample,
+              net.eval_inputs.begin());
+    std::fill(net.eval_inputs.begin() + rows * sample, net.eval_inputs.end(), 0.0f);
+    net.RunForward(&net.eval);
+    loss_sum += net.Loss(net.eval, labels + start, rows, false, &correct) * rows;
+  }
+  EvalResult result;
+  if (count > 0) {
+    result.loss = loss_sum / static_cast<double>(count);
+    result.accuracy = static_cast<double>(correct) / static_cast<double>(count);
+  }
+  return result;
+}
+
+std::vector<Param>& Network::params() {
+  return impl_->params;
+}
+
+void Network::MarkParamsChanged() {
+  impl_->train.weights_current = false;
+  impl_->eval.weights_current = false;
+}
+
+std::vector<float> Network::Activation(size_t layer) const {
+  if (layer + 1 >= impl_->train.acts.size()) {
+    Fail(ErrorCode::kInvalidInput, "activation of layer {}: the network has {} layers",
+         layer, impl_->spec.layers.size());
+  }
+  return impl_->ToPlain(impl_->train.acts[layer + 1]);
+}
+
+std::vector<float> Network::InputGradient() const {
+  if (!impl_->options.input_gradient) {
+    Fail(ErrorCode::kInvalidInput,
+         "input gradient: not computed; construct the network with input_gradient set");
+  }
+  return impl_->ToPlain(impl_->train.diffs[0]);
+}
+
+size_t Network::scratchpad_bytes() const {
+  return impl_->scratchpad_size;
+}
+
+}  // namespace scalelock

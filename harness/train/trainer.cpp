@@ -1,0 +1,272 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <dnnl.hpp>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "data/task.h"
+#include "model/net_spec.h"
+#include "model/network.h"
+#include "model/optimizer.h"
+#include "train/training_config.h"
+#include "util/error.h"
+
+namespace scalelock {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Sample shape and class count of a task config. Building a task can read a
+// data set, so results are cached per task config (shapes do not depend on
+// the seed).
+std::pair<Shape, int> TaskGeometry(const nlohmann::json& task_config, uint64_t seed) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<Shape, int>> cache;
+  const std::string key = task_config.dump();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = cache.find(key);
+    if (found != cache.end()) return found->second;
+  }
+  std::unique_ptr<Task> task = MakeTask(task_config, seed);
+  std::pair<Shape, int> geometry(task->sample_shape(), task->num_classes());
+  std::lock_guard<std::mutex> lock(mutex);
+  cache.emplace(key, geometry);
+  return geometry;
+}
+
+uint64_t ReadSeed(const nlohmann::json& run_config) {
+  if (!run_config.contains("seed")) return 0;
+  const nlohmann::json& seed = run_config["seed"];
+  if (!seed.is_number_integer()) {
+    Fail(ErrorCode::kInvalidInput, "seed: invalid value {}: expected an integer",
+         seed.dump());
+  }
+  return seed.is_number_unsigned() ? seed.get<uint64_t>()
+                                   : static_cast<uint64_t>(seed.get<int64_t>());
+}
+
+const nlohmann::json& Section(const nlohmann::json& run_config, const char* key) {
+  if (!run_config.is_object() || !run_config.contains(key) ||
+      !run_config[key].is_object()) {
+    Fail(ErrorCode::kInvalidInput,
+         "run config: \"{}\" is missing or not an object; expected a resolved run config "
+         "with task, model, training and seed",
+         key);
+  }
+  return run_config[key];
+}
+
+// Metrics of one evaluation point and the running train-loss window.
+struct Progress {
+  double loss_sum = 0.0;  // train losses since the last logged point
+  int64_t loss_count = 0;
+  std::vector<MetricPoint> pending;
+};
+
+// The training loop of one run; TrainRun wraps it in error handling.
+class Trainer {
+ public:
+  Trainer(const nlohmann::json& run_config, const TrainOptions& options)
+      : options_(options) {
+    training_ = ParseTrainingConfig(Section(run_config, "training"));
+    seed_ = ReadSeed(run_config);
+    task_ = MakeTask(Section(run_config, "task"), seed_);
+    NetSpec spec = BuildNetSpec(Section(run_config, "model"), task_->sample_shape(),
+                                task_->num_classes());
+    NetworkOptions network_options;
+    network_options.batch_size = training_.batch_size;
+    network_options.eval_batch_size =
+        std::max<int64_t>(1, std::min<int64_t>(256, task_->EvalSet().size));
+    network_options.seed = seed_;
+    network_ = std::make_unique<Network>(spec, network_options);
+    optimizer_ = std::make_unique<Optimizer>(training_.optimizer, network_->params());
+    wall_limit_ = training_.max_seconds;
+    if (options.max_wall_seconds > 0 &&
+        (wall_limit_ <= 0 || options.max_wall_seconds < wall_limit_)) {
+      wall_limit_ = options.max_wall_seconds;
+    }
+  }
+
+  void Run(TrainOutcome* outcome, Clock::time_point start) {
+    Batch batch;
+    const int64_t steps = training_.steps;
+    for (int64_t step = 0; step < steps; ++step) {
+      if (StopRequested(outcome, step, start)) return;
+
+      task_->TrainBatch(step, training_.batch_size, &batch);
+      CheckBatch(batch, step);
+      double loss = network_->TrainStep(batch.inputs.data(), batch.labels.data());
+      if (!std::isfinite(loss)) {
+        outcome->status = RunStatus::kDiverged;
+        outcome->message =
+            fmt::format("train loss became {} at step {} of {}", loss, step + 1, steps);
+        Emit();
+        return;
+      }
+      optimizer_->Step(&network_->params());
+      network_->MarkParamsChanged();
+      outcome->steps_done = step + 1;
+      progress_.loss_sum += loss;
+      progress_.loss_count += 1;
+
+      if (outcome->steps_done % training_.eval_every == 0 ||
+          outcome->steps_done == steps) {
+        LogTrainLoss(outcome);
+        if (!Evaluate(outcome)) return;
+        Emit();
+      }
+    }
+    outcome->status = RunStatus::kFinished;
+    outcome->message = fmt::format("finished {} steps", steps);
+  }
+
+ private:
+  // Checks should_stop and the wall limit before a step; on a stop, logs the
+  // partial window (and, on a timeout, evaluates) and fills the outcome.
+  bool StopRequested(TrainOutcome* outcome, int64_t step, Clock::time_point start) {
+    if (options_.should_stop && options_.should_stop()) {
+      outcome->status = RunStatus::kInterrupted;
+      outcome->message =
+          fmt::format("interrupted after {} of {} steps", step, training_.steps);
+      LogTrainLoss(outcome);
+      Emit();
+      return true;
+    }
+    double elapsed = SecondsSince(start);
+    if (wall_limit_ > 0 && elapsed >= wall_limit_) {
+      outcome->status = RunStatus::kTimedOut;
+      outcome->message = fmt::format(
+          "wall time {:.1f} s reached the limit of {:.1f} s after {} of {} steps",
+          elapsed, wall_limit_, step, training_.steps);
+      LogTrainLoss(outcome);
+      if (step > 0) Evaluate(outcome);
+      Emit();
+      return true;
+    }
+    return false;
+  }
+
+  void CheckBatch(const Batch& batch, int64_t step) const {
+    size_t expected = static_cast<size_t>(training_.batch_size * sample_size());
+    if (batch.size != training_.batch_size || batch.inputs.size() != expected ||
+        batch.labels.size() != static_cast<size_t>(training_.batch_size)) {
+      Fail(ErrorCode::kInternal,
+           "training batch {} has {} samples, {} input values and {} labels; expected "
+           "{}, {} and {}",
+           step, batch.size, batch.inputs.size(), batch.labels.size(),
+           training_.batch_size, expected, training_.batch_size);
+    }
+  }
+
+  int64_t sample_size() const { return ShapeSize(task_->sample_shape()); }
+
+  void LogTrainLoss(TrainOutcome* outcome) {
+    if (progress_.loss_count == 0) return;
+    double mean = progress_.loss_sum / static_cast<double>(progress_.loss_count);
+    progress_.pending.push_back({"train_loss", outcome->steps_done, mean});
+    outcome->final_train_loss = mean;
+    progress_.loss_sum = 0.0;
+    progress_.loss_count = 0;
+  }
+
+  // Evaluates on the task's evaluation set; false (and kDiverged) when the
+  // evaluation loss is not finite.
+  bool Evaluate(TrainOutcome* outcome) {
+    const Batch& eval = task_->EvalSet();
+    EvalResult result =
+        network_->Evaluate(eval.inputs.data(), eval.labels.data(), eval.size);
+    if (!std::isfinite(result.loss)) {
+      outcome->status = RunStatus::kDiverged;
+      outcome->message = fmt::format("eval loss became {} at step {} of {}", result.loss,
+                                     outcome->steps_done, training_.steps);
+      Emit();
+      return false;
+    }
+    progress_.pending.push_back({"eval_loss", outcome->steps_done, result.loss});
+    progress_.pending.push_back({"eval_accuracy", outcome->steps_done, result.accuracy});
+    outcome->final_eval_loss = result.loss;
+    outcome->final_eval_accuracy = result.accuracy;
+    return true;
+  }
+
+  // Sends the pending metrics to on_metrics as one batch.
+  void Emit() {
+    if (progress_.pending.empty()) return;
+    if (options_.on_metrics) options_.on_metrics(progress_.pending);
+    progress_.pending.clear();
+  }
+
+  TrainOptions options_;
+  TrainingConfig training_;
+  uint64_t seed_ = 0;
+  double wall_limit_ = 0.0;
+  std::unique_ptr<Task> task_;
+  std::unique_ptr<Network> network_;
+  std::unique_ptr<Optimizer> optimizer_;
+  Progress progress_;
+};
+
+}  // namespace
+
+ModelSummary SummarizeRun(const nlohmann::json& run_config) {
+  TrainingConfig training = ParseTrainingConfig(Section(run_config, "training"));
+  const nlohmann::json& model = Section(run_config, "model");
+  auto [shape, classes] = TaskGeometry(Section(run_config, "task"), ReadSeed(run_config));
+  NetStats stats = ComputeNetStats(BuildNetSpec(model, shape, classes));
+
+  ModelSummary summary;
+  summary.family = model["family"].get<std::string>();
+  summary.width = stats.width;
+  summary.depth = stats.depth;
+  summary.kernel = stats.kernel;
+  summary.dilation = stats.dilation;
+  summary.receptive_field = stats.receptive_field;
+  summary.effective_stride = stats.effective_stride;
+  summary.params = stats.params;
+  summary.forward_flops = stats.forward_flops;
+  summary.train_samples_seen = training.batch_size * training.steps;
+  summary.train_flops =
+      3.0 * stats.forward_flops * static_cast<double>(summary.train_samples_seen);
+  return summary;
+}
+
+TrainOutcome TrainRun(const nlohmann::json& run_config, const TrainOptions& options) {
+  TrainOutcome outcome;
+  const Clock::time_point start = Clock::now();
+  try {
+    // oneDNN's OpenMP runtime reads the calling thread's thread count when it
+    // creates and runs primitives, so it is set before the network exists.
+    omp_set_num_threads(std::max(1, options.threads));
+    Trainer trainer(run_config, options);
+    trainer.Run(&outcome, start);
+  } catch (const Error& error) {
+    outcome.status = RunStatus::kFailed;
+    outcome.message = error.what();
+  } catch (const dnnl::error& error) {
+    outcome.status = RunStatus::kFailed;
+    outcome.message = fmt::format("oneDNN error (status {}): {}",
+                                  static_cast<int>(error.status), error.what());
+  } catch (const std::exception& error) {
+    outcome.status = RunStatus::kFailed;
+    outcome.message = fmt::format("unexpected error: {}", error.what());
+  }
+  outcome.wall_seconds = SecondsSince(start);
+  if (outcome.status != RunStatus::kFinished) {
+    spdlog::warn("run stopped as {} after {} steps: {}", RunStatusName(outcome.status),
+                 outcome.steps_done, outcome.message);
+  }
+  return outcome;
+}
+
+}  // namespace scalelock
