@@ -124,6 +124,8 @@ struct Network::Impl {
   void Track(const dnnl::primitive_desc_base& pd);
   memory Conform(Pass* pass, const memory& src, const memory::desc& wanted);
   memory WeightView(Pass* pass, size_t param, const memory::desc& wanted);
+  memory Reordered(Pass* pass, const memory& src, const memory::desc& wanted,
+                   memory target = memory());
   memory GradTarget(Pass* pass, size_t param, const memory::desc& layout,
                     std::vector<Exec>* after);
   memory DiffOf(Pass* pass, size_t act_index);
@@ -231,6 +233,20 @@ memory Network::Impl::WeightView(Pass* pass, size_t param, const memory::desc& w
       dnnl::reorder(pd), {{DNNL_ARG_FROM, plain_values[param]}, {DNNL_ARG_TO, view}}));
   pass->weight_views.emplace_back(param, wanted, view);
   return view;
+}
+
+// Returns src when it has the wanted layout; else appends to the backward
+// list a reorder of src into target (a new buffer when target is empty).
+memory Network::Impl::Reordered(Pass* pass, const memory& src, const memory::desc& wanted,
+                                memory target) {
+  if (src.get_desc() == wanted) return src;
+  if (!target) target = memory(wanted, engine);
+  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, wanted,
+                                   ScratchpadAttr());
+  Track(pd);
+  pass->backward.push_back(
+      MakeExec(dnnl::reorder(pd), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, target}}));
+  return target;
 }
 
 // Returns the buffer a backward-weights primitive writes params[param]'s
@@ -353,37 +369,50 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
                                                    {DNNL_ARG_DIFF_SRC, diff_dst}}));
   }
 
+  // Backward pds pick their own layouts (a fixed one can force the slow
+  // reference kernel); tensors are reordered where a pick differs.
+  memory::desc src_any(src.get_desc().dims(), kF32, Tag::any);
+  memory::desc diff_dst_any(dst.get_desc().dims(), kF32, Tag::any);
   dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd(
-      {dnnl::algorithm::convolution_direct, src.get_desc(), weights_any, bias_md,
-       dst.get_desc(), strides, dilates, padding, padding},
+      {dnnl::algorithm::convolution_direct, src_any, weights_any, bias_md, diff_dst_any,
+       strides, dilates, padding, padding},
       ScratchpadAttr(), engine, fwd_pd);
   Track(bwd_weights_pd);
+  memory src_bwd = Reordered(pass, src, bwd_weights_pd.src_desc());
+  memory diff_dst_bwd = Reordered(pass, diff_dst, bwd_weights_pd.diff_dst_desc());
   std::vector<Exec> grad_reorders;
   memory diff_weights =
       GradTarget(pass, weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
   memory diff_bias =
       GradTarget(pass, weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
   pass->backward.push_back(MakeExec(dnnl::convolution_backward_weights(bwd_weights_pd),
-                                    {{DNNL_ARG_SRC, src},
-                                     {DNNL_ARG_DIFF_DST, diff_dst},
+                                    {{DNNL_ARG_SRC, src_bwd},
+                                     {DNNL_ARG_DIFF_DST, diff_dst_bwd},
                                      {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
                                      {DNNL_ARG_DIFF_BIAS, diff_bias}}));
   for (Exec& exec : grad_reorders)
     pass->backward.push_back(std::move(exec));
+  if (!NeedsDiffSrc(index)) return dst;
 
-  if (NeedsDiffSrc(index)) {
-    dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
-        {dnnl::algorithm::convolution_direct, src.get_desc(), weights_any, dst.get_desc(),
-         strides, dilates, padding, padding},
-        ScratchpadAttr(), engine, fwd_pd);
-    Track(bwd_data_pd);
-    memory diff_src = DiffOf(pass, index);
-    memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
-    pass->backward.push_back(MakeExec(dnnl::convolution_backward_data(bwd_data_pd),
-                                      {{DNNL_ARG_DIFF_DST, diff_dst},
-                                       {DNNL_ARG_WEIGHTS, weights_bwd},
-                                       {DNNL_ARG_DIFF_SRC, diff_src}}));
-  }
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
+      {dnnl::algorithm::convolution_direct, src_any, weights_any, diff_dst_any, strides,
+       dilates, padding, padding},
+      ScratchpadAttr(), engine, fwd_pd);
+  Track(bwd_data_pd);
+  memory diff_dst_data = bwd_data_pd.diff_dst_desc() == diff_dst_bwd.get_desc()
+                             ? diff_dst_bwd
+                             : Reordered(pass, diff_dst, bwd_data_pd.diff_dst_desc());
+  memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
+  memory diff_src = DiffOf(pass, index);
+  memory diff_src_out = diff_src.get_desc() == bwd_data_pd.diff_src_desc()
+                            ? diff_src
+                            : memory(bwd_data_pd.diff_src_desc(), engine);
+  pass->backward.push_back(MakeExec(dnnl::convolution_backward_data(bwd_data_pd),
+                                    {{DNNL_ARG_DIFF_DST, diff_dst_data},
+                                     {DNNL_ARG_WEIGHTS, weights_bwd},
+                                     {DNNL_ARG_DIFF_SRC, diff_src_out}}));
+  if (diff_src_out != diff_src)
+    Reordered(pass, diff_src_out, diff_src.get_desc(), diff_src);
   return dst;
 }
 

@@ -14,6 +14,7 @@
 #include "model/net_spec.h"
 #include "model/network.h"
 #include "model/optimizer.h"
+#include "train/throughput.h"
 #include "train/training_config.h"
 #include "util/error.h"
 
@@ -98,15 +99,26 @@ class Trainer {
     }
   }
 
+  // Draws batch `step`, runs forward and backward and, unless the loss is
+  // NaN or infinite, applies the optimizer. Returns the mean batch loss.
+  double TrainStep(int64_t step) {
+    task_->TrainBatch(step, training_.batch_size, &batch_);
+    CheckBatch(batch_, step);
+    double loss = network_->TrainStep(batch_.inputs.data(), batch_.labels.data());
+    if (!std::isfinite(loss)) return loss;
+    optimizer_->Step(&network_->params());
+    network_->MarkParamsChanged();
+    return loss;
+  }
+
+  int64_t batch_size() const { return training_.batch_size; }
+
   void Run(TrainOutcome* outcome, Clock::time_point start) {
-    Batch batch;
     const int64_t steps = training_.steps;
     for (int64_t step = 0; step < steps; ++step) {
       if (StopRequested(outcome, step, start)) return;
 
-      task_->TrainBatch(step, training_.batch_size, &batch);
-      CheckBatch(batch, step);
-      double loss = network_->TrainStep(batch.inputs.data(), batch.labels.data());
+      double loss = TrainStep(step);
       if (!std::isfinite(loss)) {
         outcome->status = RunStatus::kDiverged;
         outcome->message =
@@ -114,8 +126,6 @@ class Trainer {
         Emit();
         return;
       }
-      optimizer_->Step(&network_->params());
-      network_->MarkParamsChanged();
       outcome->steps_done = step + 1;
       progress_.loss_sum += loss;
       progress_.loss_count += 1;
@@ -215,6 +225,7 @@ class Trainer {
   std::unique_ptr<Network> network_;
   std::unique_ptr<Optimizer> optimizer_;
   Progress progress_;
+  Batch batch_;  // reused by every step
 };
 
 }  // namespace
@@ -239,6 +250,31 @@ ModelSummary SummarizeRun(const nlohmann::json& run_config) {
   summary.train_flops =
       3.0 * stats.forward_flops * static_cast<double>(summary.train_samples_seen);
   return summary;
+}
+
+Throughput MeasureTrainThroughput(const nlohmann::json& run_config, int threads,
+                                  int64_t warmup_steps, int64_t steps) {
+  if (warmup_steps < 0 || steps < 1) {
+    Fail(
+        ErrorCode::kInvalidInput,
+        "throughput measurement of {} warm-up and {} timed steps: expected >= 0 and >= 1",
+        warmup_steps, steps);
+  }
+  omp_set_num_threads(std::max(1, threads));
+  Trainer trainer(run_config, TrainOptions{});
+  for (int64_t step = 0; step < warmup_steps; ++step)
+    trainer.TrainStep(step);
+
+  Throughput result;
+  const Clock::time_point start = Clock::now();
+  for (int64_t step = 0; step < steps; ++step) {
+    result.final_loss = trainer.TrainStep(warmup_steps + step);
+  }
+  result.seconds = SecondsSince(start);
+  result.steps = steps;
+  result.samples_per_second =
+      static_cast<double>(steps * trainer.batch_size()) / result.seconds;
+  return result;
 }
 
 TrainOutcome TrainRun(const nlohmann::json& run_config, const TrainOptions& options) {

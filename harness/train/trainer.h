@@ -8,10 +8,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "util/types.h"
 
@@ -23,12 +22,12 @@ struct ModelSummary {
   int64_t width = 0;
   int64_t depth = 0;
   int64_t kernel = 0;
-  int64_t dilation = 1;          // largest dilation in the network
-  int64_t receptive_field = 0;   // theoretical RF in input samples (per axis)
-  int64_t effective_stride = 1;  // product of strides up to the head
-  int64_t params = 0;            // trainable parameters, exact
-  double forward_flops = 0.0;    // per sample, 2 per multiply-add
-  double train_flops = 0.0;      // whole run: 3 * forward * batch * steps
+  int64_t dilation = 1;            // largest dilation in the network
+  int64_t receptive_field = 0;     // theoretical RF in input samples (per axis)
+  int64_t effective_stride = 1;    // product of strides up to the head
+  int64_t params = 0;              // trainable parameters, exact
+  double forward_flops = 0.0;      // per sample, 2 per multiply-add
+  double train_flops = 0.0;        // whole run: 3 * forward * batch * steps
   int64_t train_samples_seen = 0;  // batch_size * steps
 };
 
@@ -37,8 +36,8 @@ struct ModelSummary {
 ModelSummary SummarizeRun(const nlohmann::json& run_config);
 
 struct TrainOptions {
-  int threads = 1;                 // OpenMP threads for oneDNN in this run
-  double max_wall_seconds = 0.0;   // 0 = no limit; else stop as timed_out
+  int threads = 1;                // OpenMP threads for oneDNN in this run
+  double max_wall_seconds = 0.0;  // 0 = no limit; else stop as timed_out
   // Called from the training thread with each new batch of metrics.
   std::function<void(const std::vector<MetricPoint>&)> on_metrics;
   // Polled once per step; true stops the run as interrupted.
@@ -47,7 +46,7 @@ struct TrainOptions {
 
 struct TrainOutcome {
   RunStatus status = RunStatus::kFailed;
-  std::string message;             // stop reason with its numbers
+  std::string message;  // stop reason with its numbers
   int64_t steps_done = 0;
   double final_train_loss = 0.0;
   double final_eval_loss = 0.0;
@@ -59,7 +58,6 @@ struct TrainOutcome {
 // status kFailed with the message, NaN or inf loss becomes kDiverged.
 // Sets the OpenMP thread count of the calling thread to options.threads
 // before any primitive is created.
-TrainOutcome TrainRun(const nlohmann::json& run_config,
-                      const TrainOptions& options);
+TrainOutcome TrainRun(const nlohmann::json& run_config, const TrainOptions& options);
 
 }  // namespace scalelock
