@@ -22,6 +22,7 @@ constexpr int64_t kBatch = 2;
 
 NetworkGradients CheckNet(const NetSpec& spec, std::vector<float> inputs, double eps,
                           const char* name) {
+  testing::UseOneThread();
   NetworkOptions options;
   options.batch_size = kBatch;
   options.eval_batch_size = kBatch;

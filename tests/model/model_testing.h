@@ -3,6 +3,8 @@
 // backward pass.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +17,12 @@
 #include "model/network.h"
 
 namespace scalelock::testing {
+
+// Runs oneDNN on one OpenMP thread: the test networks are tiny, and extra
+// threads only add synchronization on a shared machine.
+inline void UseOneThread() {
+  omp_set_num_threads(1);
+}
 
 inline NetSpec CustomNet(const nlohmann::json& layers, const Shape& input, int classes) {
   return BuildNetSpec({{"family", "custom"}, {"layers", layers}}, input, classes);
