@@ -116,8 +116,9 @@ void AxisAnalyzer::ComputeSizeAndPadding(size_t index) {
   results_[index].output_size = input_size > 0 ? OutputSize(index, input_size) : 0;
 }
 
-// Explicit padding as given; "valid" is 0; "same" follows TensorFlow: total
-// max((ceil(n / s) - 1) * s + k_eff - n, 0), the smaller half before.
+// Resolves padding: explicit as given, "valid" as 0, and "same" by TensorFlow's
+// rule. "same" pads max((ceil(n / s) - 1) * s + k_eff - n, 0) in total, the
+// smaller half before.
 void AxisAnalyzer::ResolvePadding(size_t index, int64_t input_size) {
   const Node& current = node(index);
   const AxisGeometry& axis = geometry(index);

@@ -1,10 +1,10 @@
 // Receptive-field analysis of a layer graph, per node and per spatial axis.
 //
 // Conventions follow Araujo, Norris and Sim, "Computing Receptive Fields of
-// Convolutional Neural Networks", Distill 2019: input positions are counted
-// from 0 at the first unpadded input sample; the RF of an output is the span
-// of input positions it depends on, padding positions included; a dilated
-// kernel spans d * (k - 1) + 1 samples.
+// Convolutional Neural Networks", Distill 2019. Input positions count from 0
+// at the first unpadded input sample. The RF of an output is the span of input
+// positions it depends on, padding positions included. A dilated kernel spans
+// d * (k - 1) + 1 samples.
 //
 // Each node maps its output position o to the interval of input positions it
 // depends on, computed exactly through every path of the graph (an add or a

@@ -55,7 +55,7 @@ std::string OpNames() {
   return names;
 }
 
-// Where a node sits, for error messages.
+// Index and name of a node, for error messages.
 struct NodeContext {
   const std::string& source;
   size_t index;

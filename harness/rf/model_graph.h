@@ -1,10 +1,10 @@
 // Layer graphs built from scalelock's own model configs, and file loading
 // with detection of the file kind.
 //
-// The graph of a model ends at its last spatial layer: the head (global
+// The graph of a model ends at its last spatial layer. The head (global
 // average pooling or flatten, then the inner product) is left out, so the RF
-// reported for the last node is that of the features the head reads. With a
-// "flatten" head the prediction itself sees the whole input.
+// of the last node is that of the features the head reads. With a "flatten"
+// head the prediction itself sees the whole input.
 //
 // Errors are Error(kInvalidInput) naming the source and the JSON path of the
 // field (e.g. "model.layers[2].kernel"); LoadGraphFile also raises

@@ -54,8 +54,8 @@ struct Published {
 }  // namespace
 
 TEST_CASE("vgg16 pools match published values", "[rf]") {
-  // RF, stride, padding from Araujo, Norris and Sim (2019), Table 1 and text;
-  // sizes halve from 224 at each 2x2 pool.
+  // RF, stride and padding as published by Araujo, Norris and Sim (2019); the
+  // recursion above gives the same values. Sizes halve from 224 at each pool.
   const Published expected[] = {{"pool1", 6, 2, 2, 112},
                                 {"pool2", 16, 4, 6, 56},
                                 {"pool3", 44, 8, 18, 28},
@@ -173,7 +173,7 @@ TEST_CASE("custom bench net on fashion_mnist", "[rf]") {
 
 TEST_CASE("residual block takes largest branch", "[rf]") {
   // Main branch conv3 p1 + conv3 p1: RF 5, centre 0; identity branch: RF 1,
-  // centre 0. A chain calculator would add the shortcut as a layer.
+  // centre 0. The union is the main branch's interval.
   Analysis analysis = AnalyzeText(R"({"dims": 1, "input_size": 16, "nodes": [
       {"name": "x", "op": "input"},
       {"name": "a", "op": "conv", "kernel": 3, "padding": 1},
@@ -388,4 +388,37 @@ TEST_CASE("upsampled branch off grid fails", "[rf]") {
       {"name": "cat", "op": "concat", "inputs": ["up", "skip"]}]})";
   CHECK_THROWS_WITH(AnalyzeText(text), Catch::Contains("node \"cat\""));
   CHECK_THROWS_WITH(AnalyzeText(text), Catch::Contains("centre 1/2 vs -3/2"));
+}
+
+TEST_CASE("tf same stride 2 shortcut misaligned", "[rf]") {
+  // n = 8, k 3, s 2, SAME: total padding 1, all after, so output 0 is centred
+  // on input 1; the 1x1 stride-2 shortcut is centred on 0. Explicit padding 1
+  // (PyTorch style) centres the main branch on 0 and the add is accepted.
+  std::string tf_same = R"({"dims": 1, "input_size": 8, "nodes": [
+      {"name": "x", "op": "input"},
+      {"name": "main", "op": "conv", "kernel": 3, "stride": 2, "padding": "same"},
+      {"name": "shortcut", "op": "conv", "kernel": 1, "stride": 2, "inputs": "x"},
+      {"name": "sum", "op": "add", "inputs": ["main", "shortcut"]}]})";
+  CHECK_THROWS_WITH(AnalyzeText(tf_same), Catch::Contains("node \"sum\""));
+  CHECK_THROWS_WITH(AnalyzeText(tf_same), Catch::Contains("centre 1 vs 0"));
+  std::string explicit_padding = tf_same;
+  explicit_padding.replace(explicit_padding.find("\"same\""), 6, "1");
+  Analysis analysis = AnalyzeText(explicit_padding);
+  CHECK(Layer(analysis, "sum").rf == 3);
+  CHECK(Layer(analysis, "sum").output_size == 4);
+}
+
+TEST_CASE("transposed kernel below stride", "[rf]") {
+  // k 1, s 2, p 0: output 2j copies input j, output 2j + 1 sees no input.
+  Analysis analysis = AnalyzeText(R"({"dims": 1, "nodes": [
+      {"name": "x", "op": "input"},
+      {"name": "up", "op": "deconv", "kernel": 1, "stride": 2}]})");
+  CHECK(Layer(analysis, "up").rf == 1);
+  CHECK(Layer(analysis, "up").rf_min == 0);
+  // With padding 1 output 0 is an odd position of the full output: no input.
+  std::string skipped = R"({"dims": 1, "nodes": [
+      {"name": "x", "op": "input"},
+      {"name": "up", "op": "deconv", "kernel": 1, "stride": 2, "padding": 1}]})";
+  CHECK_THROWS_WITH(AnalyzeText(skipped), Catch::Contains("node \"up\""));
+  CHECK_THROWS_WITH(AnalyzeText(skipped), Catch::Contains("depends on no input"));
 }
