@@ -326,10 +326,10 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
   memory::desc weights_any(params[weights].dims, kF32, Tag::any);
   memory::desc bias_md({layer.out}, kF32, Tag::x);
   memory::desc dst_any(BatchDims(pass->batch, spec.shapes[index + 1]), kF32, Tag::any);
-  // The first conv picks its input layout; later ones take the previous output's.
-  memory::desc src_md = index == 0
-                            ? memory::desc(src_in.get_desc().dims(), kF32, Tag::any)
-                            : src_in.get_desc();
+  // Each conv picks its input layout and gets a reorder where the previous
+  // output differs: forcing the previous blocked layout makes oneDNN 2.6 fall
+  // back to the reference kernel for dilations >= 4.
+  memory::desc src_md(src_in.get_desc().dims(), kF32, Tag::any);
   auto prop = pass->training ? dnnl::prop_kind::forward_training
                              : dnnl::prop_kind::forward_inference;
   dnnl::convolution_forward::desc desc(prop, dnnl::algorithm::convolution_direct, src_md,
