@@ -46,7 +46,7 @@ StatementPtr Prepare(sqlite3* db, const char* sql, const char** tail, bool* atta
   return statement;
 }
 
-// Rejects SQL that holds a second statement after the first.
+// Rejects SQL that contains a second statement after the first.
 void CheckSingleStatement(sqlite3* db, const char* tail) {
   const char* rest = tail;
   bool attach_seen = false;

@@ -37,10 +37,10 @@ QueryResult ReadRows(sqlite3_stmt* statement, const std::string& sql);
 // "NULL". An empty result prints the header and "(0 rows)".
 std::string FormatTable(const QueryResult& result);
 
-// A header line, then one line per row; fields are quoted as RFC 4180 says
-// (only when they hold a comma, quote, CR or LF; quotes doubled). Lines end in
-// LF. REALs use the shortest text that reads back to the same double and NULL
-// is the empty field.
+// A header line, then one line per row. Fields are quoted as RFC 4180 says:
+// only a field with a comma, quote, CR or LF is quoted, and quotes are doubled.
+// Lines end in LF. REALs use the shortest text that reads back to the same
+// double, and NULL is the empty field.
 std::string FormatCsv(const QueryResult& result);
 
 // A JSON array with one object per row, keys in column order, native types;

@@ -13,8 +13,8 @@ namespace scalelock {
 
 inline constexpr int64_t kSchemaVersion = 1;
 
-// Brings a database from version `from` to kSchemaVersion. The caller holds
-// the write transaction; throws Error(kDatabase) on failure.
+// Brings a database from version `from` to kSchemaVersion inside the write
+// transaction that the caller owns. Throws Error(kDatabase) on failure.
 void MigrateSchema(sqlite3* db, int64_t from);
 
 }  // namespace scalelock

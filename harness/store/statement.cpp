@@ -8,9 +8,9 @@
 
 namespace scalelock {
 
-void FailSqlite(sqlite3* db, const std::string& what, const std::string& sql) {
+void FailSqlite(sqlite3* db, const std::string& action, const std::string& sql) {
   const char* message = db ? sqlite3_errmsg(db) : "out of memory";
-  Fail(ErrorCode::kDatabase, "{} failed: {} [SQL: {}]", what, message, sql);
+  Fail(ErrorCode::kDatabase, "{} failed: {} [SQL: {}]", action, message, sql);
 }
 
 void ExecSql(sqlite3* db, const std::string& sql) {

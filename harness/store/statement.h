@@ -12,7 +12,7 @@ struct sqlite3_stmt;
 
 namespace scalelock {
 
-// Throws Error(kDatabase): "<what> failed: <sqlite message> [SQL: <sql>]".
+// Throws Error(kDatabase): "<action> failed: <sqlite message> [SQL: <sql>]".
 [[noreturn]] void FailSqlite(sqlite3* db, const std::string& what,
                              const std::string& sql);
 

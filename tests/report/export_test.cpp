@@ -43,7 +43,7 @@ void Finish(Store& store, int64_t run, double loss, double accuracy) {
 
 // Two families in experiment "sweep": dilated (widths 8, 16; seeds 1, 2) and
 // plain (width 8, seed 1), one failed run, and a power fit for dilated. A
-// second experiment "other" holds one more finished run. The fit of plain
+// second experiment "other" contains one more finished run. The fit of plain
 // failed.
 std::string MakeDatabase(const TempDir& dir) {
   std::string path = dir.File("db.sqlite");

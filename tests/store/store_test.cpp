@@ -286,7 +286,7 @@ TEST_CASE("store rejects corrupt file untouched", "[store]") {
       points.push_back({"train_loss", step, 1.0});
     store->WriteMetrics(run, points);
   }
-  // Overwrite the middle of the file, which holds metric b-tree pages.
+  // Overwrite the middle of the file, which contains metric b-tree pages.
   std::string bytes = ReadBytes(path);
   REQUIRE(bytes.size() > 40000);
   for (size_t i = 20000; i < 30000; ++i)

@@ -25,8 +25,8 @@ struct Fixture {
     writer = std::make_unique<StoreWriter>(std::move(store));
   }
 
-  // Posts a task that blocks the writer thread until Release(); returns once
-  // the writer is inside it, so every later Post lands in the next batch.
+  // Posts a task that blocks the writer thread until Release(). Returns once
+  // the writer runs it, so every later Post lands in the next batch.
   void HoldWriter() {
     std::promise<void> entered;
     std::future<void> entered_future = entered.get_future();
