@@ -235,8 +235,9 @@ memory Network::Impl::WeightView(Pass* pass, size_t param, const memory::desc& w
   return view;
 }
 
-// Returns src when it has the wanted layout; else appends to the backward
-// list a reorder of src into target (a new buffer when target is empty).
+// Returns src when it has the wanted layout. Otherwise appends to the
+// backward list a reorder of src into target, or into a new buffer when
+// target is empty, and returns that buffer.
 memory Network::Impl::Reordered(Pass* pass, const memory& src, const memory::desc& wanted,
                                 memory target) {
   if (src.get_desc() == wanted) return src;
@@ -264,9 +265,9 @@ memory Network::Impl::GradTarget(Pass* pass, size_t param, const memory::desc& l
   return grad;
 }
 
-// Returns the gradient buffer of acts[act_index], which layer act_index - 1
-// reads as diff_dst and layer act_index writes as diff_src; both builders call
-// this, so the first call creates it.
+// Returns the gradient buffer of acts[act_index]. Layer act_index - 1 reads
+// it as diff_dst and layer act_index writes it as diff_src. Both builders call
+// this function, and the first call creates the buffer.
 memory Network::Impl::DiffOf(Pass* pass, size_t act_index) {
   memory& diff = pass->diffs[act_index];
   if (!diff) diff = memory(pass->acts[act_index].get_desc(), engine);

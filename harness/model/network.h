@@ -3,8 +3,8 @@
 //
 // Every primitive, activation buffer and the one user-mode scratchpad are
 // created in the constructor; TrainStep and Evaluate allocate nothing.
-// Activations stay in the layouts oneDNN picks (format_tag::any), reordered
-// only at the input and wherever a primitive asks for another layout.
+// Activations stay in the layouts oneDNN picks (format_tag::any). A reorder
+// runs only where a primitive's chosen layout differs from its input's.
 // Parameters live in plain layouts (oiw/oihw weights, x biases), which the
 // optimizer updates; the network reorders them into primitive layouts when
 // MarkParamsChanged was called.

@@ -68,6 +68,21 @@ const nlohmann::json& Section(const nlohmann::json& run_config, const char* key)
   return run_config[key];
 }
 
+// Inference batch size: up to 256 samples, fewer when the activations of
+// one pass would exceed kEvalActivationBytes (but never fewer than the
+// training batch), and no more than the evaluation set.
+constexpr double kEvalActivationBytes = 64.0 * 1024 * 1024;
+
+int64_t EvalBatchSize(const NetSpec& spec, int64_t train_batch, int64_t eval_samples) {
+  double bytes_per_sample = 0.0;
+  for (const Shape& shape : spec.shapes) {
+    bytes_per_sample += static_cast<double>(ShapeSize(shape)) * sizeof(float);
+  }
+  int64_t fits = static_cast<int64_t>(kEvalActivationBytes / bytes_per_sample);
+  int64_t batch = std::max(train_batch, std::min<int64_t>(256, fits));
+  return std::max<int64_t>(1, std::min(batch, eval_samples));
+}
+
 // Metrics of one evaluation point and the running train-loss window.
 struct Progress {
   double loss_sum = 0.0;  // train losses since the last logged point
@@ -88,7 +103,7 @@ class Trainer {
     NetworkOptions network_options;
     network_options.batch_size = training_.batch_size;
     network_options.eval_batch_size =
-        std::max<int64_t>(1, std::min<int64_t>(256, task_->EvalSet().size));
+        EvalBatchSize(spec, training_.batch_size, task_->EvalSet().size);
     network_options.seed = seed_;
     network_ = std::make_unique<Network>(spec, network_options);
     optimizer_ = std::make_unique<Optimizer>(training_.optimizer, network_->params());

@@ -29,8 +29,8 @@ NetworkGradients CheckNet(const NetSpec& spec, std::vector<float> inputs, double
   options.seed = 7;
   options.input_gradient = true;
   Network net(spec, options);
-  // Biases start at 0, which puts a ReLU input exactly on its kink wherever
-  // all inputs of a window are 0 (padding, dead units); nonzero biases avoid it.
+  // With zero biases, a ReLU input sits exactly on its kink wherever all
+  // inputs of its window are 0 (padding or dead units). Nonzero biases avoid it.
   uint64_t bias_seed = 17;
   for (Param& param : net.params()) {
     if (param.dims.size() != 1) continue;

@@ -189,6 +189,7 @@ TEST_CASE("summarizerun bench net", "[train]") {
       {{"type", "maxpool"}, {"kernel", 2}},
       {{"type", "linear"}, {"out", 10}}};
   ModelSummary summary = SummarizeRun(config);
+
   // 28x28 -> conv 28x28x32 -> conv 28x28x32 -> pool 14x14x32 -> conv 14x14x64
   // -> pool 7x7x64 -> linear 3136 -> 10.
   CHECK(summary.family == "custom");
@@ -201,8 +202,10 @@ TEST_CASE("summarizerun bench net", "[train]") {
                    7 * 7 * 64 +                                  // maxpool
                    2.0 * 3136 * 10;                              // linear
   CHECK(summary.forward_flops == Approx(forward).epsilon(1e-12));
+
   CHECK(summary.train_samples_seen == 32 * 100);
   CHECK(summary.train_flops == Approx(3.0 * forward * 32 * 100).epsilon(1e-12));
+
   // RF: 3, 5, pool -> 6 (jump 2), conv -> 6 + 2*2 = 10, pool -> 10 + 2 = 12.
   CHECK(summary.receptive_field == 12);
   CHECK(summary.effective_stride == 4);
