@@ -106,6 +106,11 @@ class Trainer {
         EvalBatchSize(spec, training_.batch_size, task_->EvalSet().size);
     network_options.seed = seed_;
     network_ = std::make_unique<Network>(spec, network_options);
+    spdlog::debug(
+        "training network: {} layers, {} params, batch {}, eval batch {}, scratchpad {} "
+        "bytes, {} steps",
+        spec.layers.size(), ComputeNetStats(spec).params, training_.batch_size,
+        network_options.eval_batch_size, network_->scratchpad_bytes(), training_.steps);
     optimizer_ = std::make_unique<Optimizer>(training_.optimizer, network_->params());
     wall_limit_ = training_.max_seconds;
     if (options.max_wall_seconds > 0 &&

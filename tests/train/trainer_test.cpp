@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <thread>
 
+#include "train/throughput.h"
+#include "util/error.h"
+
 namespace scalelock {
 namespace {
 
@@ -140,6 +143,26 @@ TEST_CASE("trainrun bad config fails", "[train]") {
   outcome = TrainRun(config, TrainOptions{});
   CHECK(outcome.status == RunStatus::kFailed);
   CHECK(outcome.message.find("training.optimizer") != std::string::npos);
+
+  config = FashionConfig("sgd", 0.05, 0);
+  outcome = TrainRun(config, TrainOptions{});
+  CHECK(outcome.status == RunStatus::kFailed);
+  CHECK(outcome.message.find("training.steps") != std::string::npos);
+
+  config = FashionConfig("sgd", 0.05, 10);
+  config["task"]["data_dir"] = "/nonexistent/fashion-mnist";
+  outcome = TrainRun(config, TrainOptions{});
+  CHECK(outcome.status == RunStatus::kFailed);
+  CHECK(outcome.message.find("/nonexistent/fashion-mnist") != std::string::npos);
+}
+
+TEST_CASE("throughput times requested steps", "[train]") {
+  Throughput result = MeasureTrainThroughput(MultiscaleConfig(1000), 1, 2, 20);
+  CHECK(result.steps == 20);
+  CHECK(result.seconds > 0.0);
+  CHECK(result.samples_per_second == Approx(20 * 16 / result.seconds));
+  CHECK(std::isfinite(result.final_loss));
+  CHECK_THROWS_AS(MeasureTrainThroughput(MultiscaleConfig(1000), 1, 0, 0), Error);
 }
 
 TEST_CASE("trainrun concurrent runs deterministic", "[train]") {
