@@ -59,6 +59,11 @@ dnnl::primitive_attr ScratchpadAttr(bool fused_relu = false) {
   return attr;
 }
 
+// True when oneDNN chose its slow reference implementation.
+bool IsReference(const dnnl::primitive_desc_base& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
+
 // A primitive with its arguments bound once, executed through the C API so
 // that a step builds no argument vectors.
 struct Exec {
@@ -374,10 +379,26 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
   // reference kernel); tensors are reordered where a pick differs.
   memory::desc src_any(src.get_desc().dims(), kF32, Tag::any);
   memory::desc diff_dst_any(dst.get_desc().dims(), kF32, Tag::any);
-  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd(
-      {dnnl::algorithm::convolution_direct, src_any, weights_any, bias_md, diff_dst_any,
-       strides, dilates, padding, padding},
-      ScratchpadAttr(), engine, fwd_pd);
+  // With fewer than 8 input channels, "any" picks a layout padded to 8
+  // channels (8x the work for one channel), so channels-last comes first.
+  // With oneDNN 2.6.3 on one AVX2 thread (batch 64, 1x28x28 -> 32 channels)
+  // that took about 7 ms instead of 14 ms, including the diff_dst reorder.
+  auto backward_weights_pd = [&](const memory::desc& src_md, const memory::desc& dst_md) {
+    return dnnl::convolution_backward_weights::primitive_desc(
+        {dnnl::algorithm::convolution_direct, src_md, weights_any, bias_md, dst_md,
+         strides, dilates, padding, padding},
+        ScratchpadAttr(), engine, fwd_pd);
+  };
+  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd;
+  if (in[0] < 8) {
+    Tag channels_last = axes == 1 ? Tag::nwc : Tag::nhwc;
+    bwd_weights_pd =
+        backward_weights_pd(memory::desc(src_any.dims(), kF32, channels_last),
+                            memory::desc(diff_dst_any.dims(), kF32, channels_last));
+  }
+  if (!bwd_weights_pd || IsReference(bwd_weights_pd)) {
+    bwd_weights_pd = backward_weights_pd(src_any, diff_dst_any);
+  }
   Track(bwd_weights_pd);
   memory src_bwd = Reordered(pass, src, bwd_weights_pd.src_desc());
   memory diff_dst_bwd = Reordered(pass, diff_dst, bwd_weights_pd.diff_dst_desc());
