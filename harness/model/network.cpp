@@ -127,12 +127,11 @@ struct Network::Impl {
   Exec MakeExec(const dnnl::primitive& primitive,
                 std::vector<std::pair<int, memory>> bound);
   void Track(const dnnl::primitive_desc_base& pd);
-  memory Conform(Pass* pass, const memory& src, const memory::desc& wanted);
-  memory WeightView(Pass* pass, size_t param, const memory::desc& wanted);
-  memory Reordered(Pass* pass, const memory& src, const memory::desc& wanted,
+  memory Conform(Pass* pass, const memory& src, const memory::desc& required);
+  memory WeightView(Pass* pass, size_t param, const memory::desc& required);
+  memory Reordered(Pass* pass, const memory& src, const memory::desc& required,
                    memory target = memory());
-  memory GradTarget(Pass* pass, size_t param, const memory::desc& layout,
-                    std::vector<Exec>* after);
+  memory GradTarget(size_t param, const memory::desc& layout, std::vector<Exec>* after);
   memory DiffOf(Pass* pass, size_t act_index);
   bool NeedsDiffSrc(size_t index) const { return index > 0 || options.input_gradient; }
 
@@ -210,12 +209,13 @@ void Network::Impl::Track(const dnnl::primitive_desc_base& pd) {
   scratchpad_size = std::max(scratchpad_size, pd.scratchpad_desc().get_size());
 }
 
-// Returns src when it already has the wanted layout, else a new buffer that a
+// Returns src when it already has the required layout, else a new buffer that a
 // reorder appended to the forward list fills.
-memory Network::Impl::Conform(Pass* pass, const memory& src, const memory::desc& wanted) {
-  if (src.get_desc() == wanted) return src;
-  memory dst(wanted, engine);
-  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, wanted,
+memory Network::Impl::Conform(Pass* pass, const memory& src,
+                              const memory::desc& required) {
+  if (src.get_desc() == required) return src;
+  memory dst(required, engine);
+  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, required,
                                    ScratchpadAttr());
   Track(pd);
   pass->forward.push_back(
@@ -223,31 +223,31 @@ memory Network::Impl::Conform(Pass* pass, const memory& src, const memory::desc&
   return dst;
 }
 
-// Returns params[param] in the wanted layout: the plain buffer itself, an
+// Returns params[param] in the required layout: the plain buffer itself, an
 // existing copy, or a new copy refreshed by pass->weight_sync.
-memory Network::Impl::WeightView(Pass* pass, size_t param, const memory::desc& wanted) {
-  if (plain_values[param].get_desc() == wanted) return plain_values[param];
-  for (const auto& [index, layout, view] : pass->weight_views) {
-    if (index == param && layout == wanted) return view;
+memory Network::Impl::WeightView(Pass* pass, size_t param, const memory::desc& required) {
+  if (plain_values[param].get_desc() == required) return plain_values[param];
+  for (const auto& [index, view_layout, view] : pass->weight_views) {
+    if (index == param && view_layout == required) return view;
   }
-  memory view(wanted, engine);
-  dnnl::reorder::primitive_desc pd(engine, plain_values[param].get_desc(), engine, wanted,
-                                   ScratchpadAttr());
+  memory view(required, engine);
+  dnnl::reorder::primitive_desc pd(engine, plain_values[param].get_desc(), engine,
+                                   required, ScratchpadAttr());
   Track(pd);
   pass->weight_sync.push_back(MakeExec(
       dnnl::reorder(pd), {{DNNL_ARG_FROM, plain_values[param]}, {DNNL_ARG_TO, view}}));
-  pass->weight_views.emplace_back(param, wanted, view);
+  pass->weight_views.emplace_back(param, required, view);
   return view;
 }
 
-// Returns src when it has the wanted layout. Otherwise appends to the
+// Returns src when it has the required layout. Otherwise appends to the
 // backward list a reorder of src into target, or into a new buffer when
 // target is empty, and returns that buffer.
-memory Network::Impl::Reordered(Pass* pass, const memory& src, const memory::desc& wanted,
-                                memory target) {
-  if (src.get_desc() == wanted) return src;
-  if (!target) target = memory(wanted, engine);
-  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, wanted,
+memory Network::Impl::Reordered(Pass* pass, const memory& src,
+                                const memory::desc& required, memory target) {
+  if (src.get_desc() == required) return src;
+  if (!target) target = memory(required, engine);
+  dnnl::reorder::primitive_desc pd(engine, src.get_desc(), engine, required,
                                    ScratchpadAttr());
   Track(pd);
   pass->backward.push_back(
@@ -257,9 +257,8 @@ memory Network::Impl::Reordered(Pass* pass, const memory& src, const memory::des
 
 // Returns the buffer a backward-weights primitive writes params[param]'s
 // gradient into; when its layout is not plain, appends the reorder to after.
-memory Network::Impl::GradTarget(Pass* pass, size_t param, const memory::desc& layout,
+memory Network::Impl::GradTarget(size_t param, const memory::desc& layout,
                                  std::vector<Exec>* after) {
-  (void)pass;
   if (plain_grads[param].get_desc() == layout) return plain_grads[param];
   memory grad(layout, engine);
   dnnl::reorder::primitive_desc pd(engine, layout, engine, plain_grads[param].get_desc(),
@@ -404,9 +403,9 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
   memory diff_dst_bwd = Reordered(pass, diff_dst, bwd_weights_pd.diff_dst_desc());
   std::vector<Exec> grad_reorders;
   memory diff_weights =
-      GradTarget(pass, weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
+      GradTarget(weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
   memory diff_bias =
-      GradTarget(pass, weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
+      GradTarget(weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
   pass->backward.push_back(MakeExec(dnnl::convolution_backward_weights(bwd_weights_pd),
                                     {{DNNL_ARG_SRC, src_bwd},
                                      {DNNL_ARG_DIFF_DST, diff_dst_bwd},
@@ -540,9 +539,9 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src) {
   Track(bwd_weights_pd);
   std::vector<Exec> grad_reorders;
   memory diff_weights =
-      GradTarget(pass, weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
+      GradTarget(weights, bwd_weights_pd.diff_weights_desc(), &grad_reorders);
   memory diff_bias =
-      GradTarget(pass, weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
+      GradTarget(weights + 1, bwd_weights_pd.diff_bias_desc(), &grad_reorders);
   pass->backward.push_back(MakeExec(dnnl::inner_product_backward_weights(bwd_weights_pd),
                                     {{DNNL_ARG_SRC, src},
                                      {DNNL_ARG_DIFF_DST, diff_dst},
