@@ -1,6 +1,6 @@
-#include <regex>
-
 #include <spdlog/spdlog.h>
+
+#include <regex>
 
 #include "cli/command.h"
 #include "sched/scheduler.h"
@@ -38,10 +38,11 @@ int Run(const RunCommandOptions& options) {
   GridSummary summary = RunGrid(experiments, scheduler);
   if (scheduler.dry_run) return 0;
 
-  spdlog::info("done in {:.1f} s: {} finished, {} failed or diverged, {} interrupted, "
-               "{} skipped (already ended) of {} runs",
-               summary.seconds, summary.finished, summary.failed, summary.interrupted,
-               summary.skipped, summary.total);
+  spdlog::info(
+      "done in {:.1f} s: {} finished, {} failed or diverged, {} interrupted, "
+      "{} skipped (already ended) of {} runs",
+      summary.seconds, summary.finished, summary.failed, summary.interrupted,
+      summary.skipped, summary.total);
   if (int status = StopExitStatus()) return status;
   return 0;
 }
@@ -50,7 +51,8 @@ int Run(const RunCommandOptions& options) {
 
 CommandHandler SetupRun(CLI::App& app) {
   auto options = std::make_shared<RunCommandOptions>();
-  app.add_option("spec", options->spec, "experiment spec (JSON), e.g. experiments/demo.json")
+  app.add_option("spec", options->spec,
+                 "experiment spec (JSON), e.g. experiments/demo.json")
       ->required();
   AddDatabaseOption(app, &options->scheduler.database);
   app.add_option("-j,--jobs", options->scheduler.jobs,
@@ -60,10 +62,15 @@ CommandHandler SetupRun(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--retry-failed", options->scheduler.retry_failed,
                "run failed, diverged and timed-out runs again");
-  app.add_option("--shard", options->shard,
-                 "run only shard I of N (I/N, 0-based): runs whose grid position % N == I");
+  app.add_option(
+      "--shard", options->shard,
+      "run only shard I of N (I/N, 0-based): runs whose grid position % N == I");
   app.add_option("--stale-seconds", options->scheduler.stale_seconds,
-                 "requeue running runs whose heartbeat is older than this (seconds)")
+                 "requeue another host's running runs whose heartbeat is older than this "
+                 "(seconds); runs of dead processes on this host are requeued at once")
+      ->capture_default_str();
+  app.add_option("--max-attempts", options->scheduler.max_attempts,
+                 "claims per run; a run whose worker died this many times is failed")
       ->capture_default_str();
   app.add_flag("--dry-run", options->scheduler.dry_run,
                "validate the spec and print the plan without training");

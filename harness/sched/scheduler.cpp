@@ -1,6 +1,10 @@
 #include "sched/scheduler.h"
 
+#include <fmt/format.h>
 #include <sched.h>
+#include <spdlog/spdlog.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,11 +15,7 @@
 #include <set>
 #include <thread>
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-#include <tbb/task_arena.h>
-#include <tbb/task_group.h>
-
+#include "sched/claims.h"
 #include "sched/progress.h"
 #include "sched/signals.h"
 #include "store/store.h"
@@ -36,12 +36,6 @@ struct WorkItem {
   const RunConfig* run = nullptr;
   RunRecord record;
 };
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
-  return name;
-}
 
 RunRecord MakeRecord(const RunConfig& run, const ModelSummary& summary) {
   RunRecord record;
@@ -68,9 +62,9 @@ RunRecord MakeRecord(const RunConfig& run, const ModelSummary& summary) {
 }
 
 // Summarises every run of this shard; throws before anything is written.
-std::vector<std::vector<RunRecord>> PlanRecords(const std::vector<Experiment>& experiments,
-                                                const SchedulerOptions& options,
-                                                int64_t* total) {
+std::vector<std::vector<RunRecord>> PlanRecords(
+    const std::vector<Experiment>& experiments, const SchedulerOptions& options,
+    int64_t* total) {
   std::vector<std::vector<RunRecord>> plan(experiments.size());
   int64_t position = 0;
   for (size_t e = 0; e < experiments.size(); ++e) {
@@ -80,9 +74,9 @@ std::vector<std::vector<RunRecord>> PlanRecords(const std::vector<Experiment>& e
       try {
         plan[e].push_back(MakeRecord(run, SummarizeRun(run.config)));
       } catch (const Error& error) {
-        throw Error(error.code(), fmt::format("experiment {}, run {} (hash {}): {}",
-                                              experiments[e].name, r, run.hash,
-                                              error.what()));
+        throw Error(error.code(),
+                    fmt::format("experiment {}, run {} (hash {}): {}",
+                                experiments[e].name, r, run.hash, error.what()));
       }
       ++*total;
     }
@@ -91,8 +85,9 @@ std::vector<std::vector<RunRecord>> PlanRecords(const std::vector<Experiment>& e
 }
 
 std::string Describe(const RunRecord& record) {
-  std::string text = fmt::format("{} {} width {} depth {} rf {}", record.task, record.family,
-                                 record.width, record.depth, record.receptive_field);
+  std::string text =
+      fmt::format("{} {} width {} depth {} rf {}", record.task, record.family,
+                  record.width, record.depth, record.receptive_field);
   if (record.lambda_min > 0) {
     text += fmt::format(" r {:g}", record.lambda_max / record.lambda_min);
   }
@@ -122,6 +117,10 @@ RunResult ToResult(const TrainOutcome& outcome) {
 
 void CheckOptions(const SchedulerOptions& options, int* jobs) {
   int cores = UsableCores();
+  if (options.max_attempts < 1) {
+    Fail(ErrorCode::kInvalidInput, "invalid --max-attempts {}: expected at least 1",
+         options.max_attempts);
+  }
   if (options.threads_per_run < 1) {
     Fail(ErrorCode::kInvalidInput, "invalid --threads-per-run {}: expected at least 1",
          options.threads_per_run);
@@ -146,8 +145,12 @@ std::vector<WorkItem> PrepareWork(StoreWriter& writer,
     const Experiment& experiment = experiments[e];
     std::vector<int64_t> ids = writer.Call([&](Store& store) {
       int64_t experiment_id = store.EnsureExperiment(experiment.name, experiment.spec);
-      int64_t stale = store.ResetStaleRuns(experiment_id, options.stale_seconds);
-      if (stale > 0) spdlog::warn("{}: requeued {} stale running runs", experiment.name, stale);
+      RequeueCounts dead = RequeueDeadRuns(store, experiment_id, options.stale_seconds,
+                                           options.max_attempts);
+      if (dead.requeued + dead.failed > 0) {
+        spdlog::warn("{}: {} runs of dead workers requeued, {} failed after {} attempts",
+                     experiment.name, dead.requeued, dead.failed, options.max_attempts);
+      }
       std::vector<RunStatus> requeue = {RunStatus::kInterrupted};
       if (options.retry_failed) {
         requeue.insert(requeue.end(),
@@ -216,7 +219,8 @@ class Ticker {
       last_heartbeat = std::chrono::steady_clock::now();
       std::set<int64_t> ids = running_;
       writer_.Post([ids](Store& store) {
-        for (int64_t id : ids) store.Heartbeat(id);
+        for (int64_t id : ids)
+          store.Heartbeat(id);
       });
     }
   }
@@ -233,9 +237,9 @@ class Ticker {
 void TrainItem(const WorkItem& item, const SchedulerOptions& options, StoreWriter& writer,
                Progress& progress, Ticker& ticker, GridSummary& summary,
                std::mutex& summary_mutex) {
-  static const std::string host = HostName();
+  static const WorkerIdentity worker = CurrentWorker();
   bool claimed = writer.Call([&](Store& store) {
-    return store.ClaimRun(item.run_id, host, SCALELOCK_VERSION);
+    return ClaimRunForWorker(store, item.run_id, worker, SCALELOCK_VERSION);
   });
   if (!claimed) return;  // another process took it
 
@@ -243,7 +247,8 @@ void TrainItem(const WorkItem& item, const SchedulerOptions& options, StoreWrite
   progress.Started(item.run_id, item.record.config_hash, Describe(item.record));
   TrainOptions train_options;
   train_options.threads = options.threads_per_run;
-  train_options.max_wall_seconds = item.run->config["training"]["max_seconds"].get<double>();
+  train_options.max_wall_seconds =
+      item.run->config["training"]["max_seconds"].get<double>();
   int64_t run_id = item.run_id;
   train_options.on_metrics = [&writer, run_id](const std::vector<MetricPoint>& points) {
     writer.Post([run_id, points](Store& store) { store.WriteMetrics(run_id, points); });
@@ -254,9 +259,10 @@ void TrainItem(const WorkItem& item, const SchedulerOptions& options, StoreWrite
   RunResult result = ToResult(outcome);
   writer.Post([run_id, result](Store& store) { store.FinishRun(run_id, result); });
   ticker.Remove(item.run_id);
-  progress.Ended(item.run_id, item.record.config_hash, RunStatusName(outcome.status),
-                 DescribeOutcome(outcome), item.record.flops,
-                 outcome.steps_done * item.run->config["training"]["batch_size"].get<int64_t>());
+  progress.Ended(
+      item.run_id, item.record.config_hash, RunStatusName(outcome.status),
+      DescribeOutcome(outcome), item.record.flops,
+      outcome.steps_done * item.run->config["training"]["batch_size"].get<int64_t>());
 
   std::lock_guard<std::mutex> lock(summary_mutex);
   if (outcome.status == RunStatus::kFinished) {
@@ -285,11 +291,13 @@ GridSummary RunGrid(const std::vector<Experiment>& experiments,
 
   // Validate and summarise every run before the database is touched.
   GridSummary summary;
-  std::vector<std::vector<RunRecord>> plan = PlanRecords(experiments, options, &summary.total);
+  std::vector<std::vector<RunRecord>> plan =
+      PlanRecords(experiments, options, &summary.total);
   if (options.dry_run) {
     double flops = 0;
     for (const auto& records : plan) {
-      for (const RunRecord& record : records) flops += record.flops;
+      for (const RunRecord& record : records)
+        flops += record.flops;
     }
     spdlog::info("dry run: {} runs in {} experiments, {:.3g} training FLOPs in all",
                  summary.total, experiments.size(), flops);
@@ -300,13 +308,15 @@ GridSummary RunGrid(const std::vector<Experiment>& experiments,
   std::vector<WorkItem> work =
       PrepareWork(writer, experiments, plan, options, &summary.skipped);
   double total_flops = 0;
-  for (const WorkItem& item : work) total_flops += item.record.flops;
+  for (const WorkItem& item : work)
+    total_flops += item.record.flops;
   spdlog::info("{} runs to train ({} already ended), {} jobs x {} threads, database {}",
                work.size(), summary.skipped, jobs, options.threads_per_run,
                options.database);
 
   // Workers pull the next item from a shared counter so the longest runs start first.
-  Progress progress(static_cast<int64_t>(work.size()), total_flops, isatty(STDERR_FILENO));
+  Progress progress(static_cast<int64_t>(work.size()), total_flops,
+                    isatty(STDERR_FILENO));
   std::mutex summary_mutex;
   {
     Ticker ticker(writer, progress);

@@ -4,8 +4,10 @@
 // Every run config is summarised (parameters, FLOPs, RF) before the database
 // is opened, so an invalid model writes nothing. Runs already finished, failed,
 // diverged or timed out are skipped; interrupted runs and runs whose worker
-// died (stale heartbeat) are requeued. Runs start longest first by training
-// FLOPs. `jobs` runs train at once, each with `threads_per_run` OpenMP threads.
+// died are requeued (sched/claims.h: a dead process on this host at once, a
+// stale heartbeat elsewhere), up to max_attempts claims per run. Runs start
+// longest first by training FLOPs. `jobs` runs train at once, each with
+// `threads_per_run` OpenMP threads.
 #pragma once
 
 #include <cstdint>
@@ -17,21 +19,23 @@
 namespace scalelock {
 
 struct SchedulerOptions {
-  std::string database;          // path of the results database
-  int jobs = 0;                  // concurrent runs; 0 = usable cores / threads_per_run
-  int threads_per_run = 1;       // OpenMP threads per run
-  bool retry_failed = false;     // requeue failed, diverged and timed-out runs
-  double stale_seconds = 60.0;   // heartbeat age after which a running run is requeued
-  int shard_index = 0;           // this process runs the runs i with i % count == index
+  std::string database;       // path of the results database
+  int jobs = 0;               // concurrent runs; 0 = usable cores / threads_per_run
+  int threads_per_run = 1;    // OpenMP threads per run
+  bool retry_failed = false;  // requeue failed, diverged and timed-out runs
+  double stale_seconds =
+      60.0;              // heartbeat age after which another host's run is requeued
+  int max_attempts = 3;  // claims per run before a dead worker's run is failed
+  int shard_index = 0;   // this process runs the runs i with i % count == index
   int shard_count = 1;
-  bool dry_run = false;          // plan and print, but train nothing
+  bool dry_run = false;  // plan and print, but train nothing
 };
 
 struct GridSummary {
-  int64_t total = 0;       // runs in the grid (this shard)
-  int64_t skipped = 0;     // already ended before this invocation
+  int64_t total = 0;    // runs in the grid (this shard)
+  int64_t skipped = 0;  // already ended before this invocation
   int64_t finished = 0;
-  int64_t failed = 0;      // failed, diverged or timed out in this invocation
+  int64_t failed = 0;  // failed, diverged or timed out in this invocation
   int64_t interrupted = 0;
   double seconds = 0.0;
 };
