@@ -29,7 +29,7 @@ ORDER BY e.name)sql";
 
 // ?1 = heartbeat cutoff, ?2 = experiment name or NULL, ?3 = now.
 constexpr const char* kStaleSql = R"sql(
-SELECT r.run_id, e.name AS experiment, r.family, r.host, r.attempts,
+SELECT r.run_id, e.name AS experiment, r.family, r.host, r.worker, r.attempts,
        round(?3 - coalesce(r.heartbeat_at, r.started_at, 0), 1) AS heartbeat_age_s,
        'stale' AS state
 FROM runs r JOIN experiments e USING (experiment_id)

@@ -18,7 +18,7 @@ struct StatusReport {
   // One row per experiment: experiment, total, then one count per status.
   // "running" counts live runs only; "stale" counts running runs past the limit.
   QueryResult counts;
-  // One row per stale run: run_id, experiment, family, host, attempts,
+  // One row per stale run: run_id, experiment, family, host, worker, attempts,
   // heartbeat_age_s (seconds), state (always "stale").
   QueryResult stale_runs;
   double stale_after_seconds = kStaleAfterSeconds;  // limit used for stale_runs

@@ -55,6 +55,7 @@ CREATE TABLE runs(
   finished_at         REAL,
   wall_seconds        REAL,
   host                TEXT,
+  worker              TEXT,
   version             TEXT,
   attempts            INTEGER NOT NULL DEFAULT 0,
   heartbeat_at        REAL,
@@ -90,8 +91,8 @@ SELECT r.run_id, e.name AS experiment, r.family, r.task, r.width, r.depth, r.ker
        r.lambda_min, r.lambda_max,
        CASE WHEN r.lambda_min > 0 THEN r.lambda_max / r.lambda_min END AS scale_ratio,
        r.status, r.message, r.final_train_loss, r.final_eval_loss, r.final_eval_accuracy,
-       r.wall_seconds, r.config_hash, r.steps, r.attempts, r.host, r.started_at,
-       r.finished_at, r.heartbeat_at
+       r.wall_seconds, r.config_hash, r.steps, r.attempts, r.host, r.worker,
+       r.started_at, r.finished_at, r.heartbeat_at
 FROM runs r JOIN experiments e USING (experiment_id);
 
 CREATE VIEW metric_points AS

@@ -6,7 +6,8 @@
 //        family, task, width, depth, kernel, dilation, rf, effective_stride,
 //        params, flops, train_samples, seed, lambda_min, lambda_max, steps,
 //        final_train_loss, final_eval_loss, final_eval_accuracy, started_at,
-//        finished_at, wall_seconds, host, version, attempts, heartbeat_at),
+//        finished_at, wall_seconds, host, worker, version, attempts,
+//        heartbeat_at),
 //        UNIQUE(experiment_id, config_hash)
 //   metrics(run_id, metric, step, value), PRIMARY KEY(run_id, metric, step)
 //   fits(fit_id, created_at, kind, experiment, family, x, form, result_json,
@@ -89,9 +90,10 @@ class Store {
   // Opens or creates the database at path (creating its folder), enables WAL
   // and a busy timeout, and creates or migrates the schema. A file that is not
   // a scalelock database, or has a newer schema, is left untouched and raises
-  // Error(kDatabase) naming the file. So does a file that fails PRAGMA
-  // quick_check or lies on NFS, SMB or CIFS. kReadOnly opens an existing,
-  // current database with query_only set; a missing file raises kNotFound.
+  // Error(kDatabase) naming the file. So does a file on NFS, SMB or CIFS, and
+  // in kReadWrite a file that fails PRAGMA quick_check. kReadOnly opens an
+  // existing, current database with query_only set and skips quick_check; a
+  // missing file raises kNotFound.
   static std::unique_ptr<Store> Open(const std::string& path, Mode mode);
   ~Store();
 
@@ -107,9 +109,11 @@ class Store {
   std::vector<RunState> ListRuns(int64_t experiment_id);
 
   // Moves a pending run to running inside BEGIN IMMEDIATE, raising attempts
-  // and recording host, version and start time. Returns false when the run is
-  // not pending (another worker has it, or it has ended).
-  bool ClaimRun(int64_t run_id, const std::string& host, const std::string& version);
+  // and recording host, version, start time and the claiming process's worker
+  // token (stored NULL when empty). Returns false when the run is not pending
+  // (another worker has it, or it has ended).
+  bool ClaimRun(int64_t run_id, const std::string& host, const std::string& version,
+                const std::string& worker = "");
 
   void Heartbeat(int64_t run_id);
   void FinishRun(int64_t run_id, const RunResult& result);

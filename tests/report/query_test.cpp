@@ -147,7 +147,7 @@ TEST_CASE("status counts and stale runs", "[report]") {
     std::vector<int64_t> ids = store->EnsureRuns(
         experiment, {MakeRecord(1), MakeRecord(2), MakeRecord(3), MakeRecord(4)});
     REQUIRE(store->ClaimRun(ids[1], "fresh-host", "v"));
-    REQUIRE(store->ClaimRun(ids[2], "dead-host", "v"));
+    REQUIRE(store->ClaimRun(ids[2], "dead-host", "v", "dead-host:7"));
     REQUIRE(store->ClaimRun(ids[3], "h", "v"));
     RunResult result;
     result.status = RunStatus::kFinished;
@@ -174,7 +174,8 @@ TEST_CASE("status counts and stale runs", "[report]") {
   CHECK(count(report.counts.rows[1], "total") == 0);
   REQUIRE(report.stale_runs.rows.size() == 1);
   CHECK(std::get<std::string>(report.stale_runs.rows[0][3]) == "dead-host");
-  CHECK(std::get<std::string>(report.stale_runs.rows[0][6]) == "stale");
+  CHECK(std::get<std::string>(report.stale_runs.rows[0][4]) == "dead-host:7");
+  CHECK(std::get<std::string>(report.stale_runs.rows[0][7]) == "stale");
   CHECK_THAT(FormatStatus(report, "table"), Catch::Contains("stale runs"));
   nlohmann::json json = nlohmann::json::parse(FormatStatus(report, "json"));
   CHECK(json["stale_runs"].size() == 1);

@@ -139,8 +139,12 @@ TEST_CASE("store claims a run once", "[store]") {
   auto store = Store::Open(dir.File("db.sqlite"), Store::Mode::kReadWrite);
   int64_t experiment = store->EnsureExperiment("claim", nlohmann::json::object());
   int64_t run = store->EnsureRuns(experiment, {MakeRecord(1)})[0];
-  CHECK(store->ClaimRun(run, "a", "v"));
-  CHECK_FALSE(store->ClaimRun(run, "b", "v"));
+  CHECK(store->ClaimRun(run, "a", "v", "a:boot:42:7"));
+  CHECK_FALSE(store->ClaimRun(run, "b", "v", "b:boot:43:8"));
+  Statement row(store->handle(), "SELECT host, worker FROM run_summary");
+  REQUIRE(row.Step());
+  CHECK(row.ColumnText(0) == "a");
+  CHECK(row.ColumnText(1) == "a:boot:42:7");
 }
 
 TEST_CASE("store resets interrupted and stale runs", "[store]") {
