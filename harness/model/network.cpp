@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <dnnl.hpp>
 #include <random>
-#include <unordered_map>
 
 #include "util/error.h"
 
@@ -510,7 +508,7 @@ memory Network::Impl::BuildRelu(Pass* pass, size_t index, const memory& src) {
   return dst;
 }
 
-memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src) {
+memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src_in) {
   size_t weights = first_param[index];
   const LayerSpec& layer = spec.layers[index];
   memory::desc weights_any(params[weights].dims, kF32, Tag::any);
@@ -518,9 +516,20 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src) {
   memory::desc dst_md({pass->batch, layer.out}, kF32, Tag::nc);
   auto prop = pass->training ? dnnl::prop_kind::forward_training
                              : dnnl::prop_kind::forward_inference;
-  dnnl::inner_product_forward::primitive_desc fwd_pd(
-      {prop, src.get_desc(), weights_any, bias_md, dst_md}, ScratchpadAttr(), engine);
+  // oneDNN 2.6 has no gemm inner product for a blocked 3D (1D net) input, so
+  // when the previous layout leads to the reference kernel the input is
+  // reordered to the layout oneDNN picks.
+  auto forward_pd = [&](const memory::desc& src_md) {
+    return dnnl::inner_product_forward::primitive_desc(
+        {prop, src_md, weights_any, bias_md, dst_md}, ScratchpadAttr(), engine);
+  };
+  dnnl::inner_product_forward::primitive_desc fwd_pd = forward_pd(src_in.get_desc());
+  if (IsReference(fwd_pd)) {
+    fwd_pd = forward_pd(memory::desc(src_in.get_desc().dims(), kF32, Tag::any));
+  }
   Track(fwd_pd);
+  memory src = Conform(pass, src_in, fwd_pd.src_desc());
+  pass->acts[index] = src;
   memory dst(fwd_pd.dst_desc(), engine);
   memory weights_view = WeightView(pass, weights, fwd_pd.weights_desc());
   memory bias_view = WeightView(pass, weights + 1, fwd_pd.bias_desc());
@@ -555,10 +564,17 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src) {
         {src.get_desc(), weights_any, dst.get_desc()}, ScratchpadAttr(), engine, fwd_pd);
     Track(bwd_data_pd);
     memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
+    memory diff_src = DiffOf(pass, index);
+    memory diff_src_out = diff_src.get_desc() == bwd_data_pd.diff_src_desc()
+                              ? diff_src
+                              : memory(bwd_data_pd.diff_src_desc(), engine);
     pass->backward.push_back(MakeExec(dnnl::inner_product_backward_data(bwd_data_pd),
                                       {{DNNL_ARG_DIFF_DST, diff_dst},
                                        {DNNL_ARG_WEIGHTS, weights_bwd},
-                                       {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}}));
+                                       {DNNL_ARG_DIFF_SRC, diff_src_out}}));
+    if (diff_src_out != diff_src) {
+      Reordered(pass, diff_src_out, diff_src.get_desc(), diff_src);
+    }
   }
   return dst;
 }
