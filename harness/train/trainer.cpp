@@ -240,6 +240,8 @@ class Trainer {
   TrainOptions options_;
   TrainingConfig training_;
   uint64_t seed_ = 0;
+  // Smaller positive one of training.max_seconds and options.max_wall_seconds,
+  // in seconds from the start of TrainRun (task loading included); 0 = none.
   double wall_limit_ = 0.0;
   std::unique_ptr<Task> task_;
   std::unique_ptr<Network> network_;
