@@ -50,6 +50,17 @@ std::string RenderSize(const AxisResult& axis) {
   return axis.output_size > 0 ? std::to_string(axis.output_size) : "-";
 }
 
+// Quotes a CSV field that contains a comma, a quote or a line break (RFC 4180).
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
 std::string DescribeGraph(const Analysis& analysis) {
   std::string input = "input size unknown";
   if (!analysis.input_size.empty()) {
@@ -141,7 +152,7 @@ std::string FormatCsv(const Analysis& analysis) {
     for (size_t axis = 0; axis < layer.axes.size(); ++axis) {
       const AxisResult& result = layer.axes[axis];
       std::string size = result.output_size > 0 ? std::to_string(result.output_size) : "";
-      text += fmt::format("{},{},{},{},{},{},{},{},{}\n", layer.name, layer.op,
+      text += fmt::format("{},{},{},{},{},{},{},{},{}\n", CsvField(layer.name), layer.op,
                           AxisName(analysis.dims, static_cast<int>(axis)), result.rf,
                           result.rf_min, result.effective_stride.ToDouble(),
                           result.effective_padding, result.center.ToDouble(), size);

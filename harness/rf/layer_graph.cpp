@@ -22,14 +22,17 @@ struct OpSpec {
 const std::map<std::string, OpSpec>& OpSpecs() {
   static const std::vector<std::string> conv = {"kernel", "stride", "padding",
                                                 "dilation"};
-  static const std::vector<std::string> pool = {"kernel",   "stride",    "padding",
-                                                "dilation", "ceil_mode", "mode"};
+  // "mode" (max or avg) only for op "pool": maxpool and avgpool name it already.
+  static const std::vector<std::string> pool = {"kernel", "stride", "padding", "dilation",
+                                                "ceil_mode"};
+  static const std::vector<std::string> pool_with_mode = {
+      "kernel", "stride", "padding", "dilation", "ceil_mode", "mode"};
   static const std::vector<std::string> deconv = {"kernel", "stride", "padding",
                                                   "dilation", "output_padding"};
   static const std::map<std::string, OpSpec> specs = {
       {"input", {OpKind::kInput, {}}},
       {"conv", {OpKind::kConv, conv}},
-      {"pool", {OpKind::kPool, pool}},
+      {"pool", {OpKind::kPool, pool_with_mode}},
       {"maxpool", {OpKind::kPool, pool}},
       {"avgpool", {OpKind::kPool, pool}},
       {"deconv", {OpKind::kDeconv, deconv}},
@@ -121,7 +124,7 @@ bool ReadPaddingPair(const json& value, int64_t* before, int64_t* after) {
   return *before >= 0 && *after >= 0;
 }
 
-// Padding: an integer, "same", "valid", [before, after] in a 1D graph, or one
+// Reads padding: an integer, "same", "valid", [before, after] in a 1D graph, or one
 // integer or [before, after] pair per axis.
 void ReadPadding(const json& node, int dims, bool allow_same, const NodeContext& context,
                  Node* out) {

@@ -104,6 +104,10 @@ TEST_CASE("graph bad values name field", "[rf]") {
       {R"({"name": "u", "op": "upsample"})", {"\"u\"", "missing field \"factor\""}},
       {R"({"name": "c", "op": "pool", "kernel": 2, "ceil_mode": 1})",
        {"\"c\"", "field \"ceil_mode\""}},
+      {R"({"name": "a", "op": "pool", "kernel": 2, "mode": "sum"})",
+       {"\"a\"", "field \"mode\""}},
+      {R"({"name": "mx", "op": "maxpool", "kernel": 2, "mode": "avg"})",
+       {"\"mx\"", "unknown field \"mode\""}},
   };
   for (const auto& [node, expected] : cases) {
     std::string text = std::string(R"({"nodes": [{"name": "x", "op": "input"}, )") +
@@ -219,4 +223,11 @@ TEST_CASE("table and csv output", "[rf]") {
   CHECK_THAT(csv, Catch::StartsWith("layer,op,axis,rf,rf_min,effective_stride,"));
   CHECK_THAT(csv, Catch::Contains("\nup,deconv,W,6,5,0.5,"));
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 3 * 2);
+}
+
+TEST_CASE("csv quotes node names", "[rf]") {
+  std::string csv =
+      scalelock::rf::FormatCsv(scalelock::rf::AnalyzeGraph(Parse(R"({"dims": 1,
+      "nodes": [{"name": "in, \"raw\"", "op": "input"}]})")));
+  CHECK_THAT(csv, Catch::Contains("\n\"in, \"\"raw\"\"\",input,W,1,1,1,0,0,\n"));
 }
