@@ -140,3 +140,18 @@ TEST_CASE("cli export writes plot data") {
   CHECK_THAT(accuracy, Catch::Contains("scale_ratio"));
   CHECK_THAT(accuracy, Catch::Contains("dilated"));
 }
+
+TEST_CASE("cli rf reproduces published vgg16") {
+  // Araujo, Norris and Sim (2019), Distill: VGG-16 pool5 RF 212, stride 32, padding 90.
+  auto result = RunCli(std::string("rf --format json ") + SCALELOCK_SOURCE_DIR +
+                       "/experiments/architectures/vgg16.json");
+  INFO(result.output);
+  REQUIRE(result.status == 0);
+  json layers = json::parse(result.output)["layers"];
+  REQUIRE_FALSE(layers.empty());
+  const json& pool5 = layers.back();
+  CHECK(pool5["name"] == "pool5");
+  CHECK(pool5["rf"] == 212);
+  CHECK(pool5["effective_stride"] == 32);
+  CHECK(pool5["effective_padding"] == 90);
+}
