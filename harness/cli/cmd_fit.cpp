@@ -53,6 +53,11 @@ std::string Number(double value) {
   return std::isfinite(value) ? fmt::format("{:.6g}", value) : "-";
 }
 
+// A CSV field: empty where the value is missing.
+std::string CsvNumber(double value) {
+  return std::isfinite(value) ? fmt::format("{:.6g}", value) : "";
+}
+
 // Table text of one scaling report; label names the family or file.
 std::string FormatScalingTable(const std::string& label, const nlohmann::json& j,
                                const ScalingReport& report) {
@@ -221,10 +226,14 @@ std::string FormatLockTable(const LockReport& report) {
   }
   for (const FamilyRegressions& f : report.families) {
     for (const ThresholdRegression* r : {&f.rf, &f.erf}) {
+      if (r->status != "ok") {
+        out += fmt::format("{} log r* on log {}: {}\n", f.family, r->x_name, r->status);
+        continue;
+      }
       out += fmt::format(
-          "{} log r* on log {}: {}; slope {} [{}, {}], R^2 {}, delta {} [{}, {}], {} "
+          "{} log r* on log {}: slope {} [{}, {}], R^2 {}, delta {} [{}, {}], {} "
           "curves\n",
-          f.family, r->x_name, r->status, Number(r->slope), Number(r->slope_ci.low),
+          f.family, r->x_name, Number(r->slope), Number(r->slope_ci.low),
           Number(r->slope_ci.high), Number(r->r_squared), Number(r->delta),
           Number(r->delta_ci.low), Number(r->delta_ci.high), r->curves);
     }
@@ -239,11 +248,11 @@ std::string FormatLockCsv(const LockReport& report) {
       "family,rf,erf,n_runs,r_star,ci95_low,ci95_high,crossing_r_star,"
       "r_star_lambda_min_over_rf,delta,status\n";
   for (const LockCurve& c : report.curves) {
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},\"{}\"\n", c.family, c.rf,
-                       Number(c.erf), c.runs, Number(c.threshold.r_star),
-                       Number(c.r_star_ci.low), Number(c.r_star_ci.high),
-                       Number(c.threshold.crossing), Number(c.r_star_lambda_over_rf),
-                       Number(c.delta), c.threshold.status);
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},\"{}\"\n", c.family, c.rf, CsvNumber(c.erf),
+        c.runs, CsvNumber(c.threshold.r_star), CsvNumber(c.r_star_ci.low),
+        CsvNumber(c.r_star_ci.high), CsvNumber(c.threshold.crossing),
+        CsvNumber(c.r_star_lambda_over_rf), CsvNumber(c.delta), c.threshold.status);
   }
   return out;
 }

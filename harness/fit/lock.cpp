@@ -30,8 +30,11 @@ struct LogisticResidual {
   double log_ratio, accuracy, ceiling, top;
   template <typename T>
   bool operator()(const T* log_r_star, const T* log_slope, T* residual) const {
+    // 1 / (1 + e^z) written so that neither branch overflows.
     const T z = exp(log_slope[0]) * (T(log_ratio) - log_r_star[0]);
-    residual[0] = T(accuracy) - (T(ceiling) + T(top - ceiling) / (T(1.0) + exp(z)));
+    const T share =
+        z > T(0.0) ? exp(-z) / (T(1.0) + exp(-z)) : T(1.0) / (T(1.0) + exp(z));
+    residual[0] = T(accuracy) - (T(ceiling) + T(top - ceiling) * share);
     return true;
   }
 };
@@ -73,6 +76,14 @@ void FitLogistic(const std::vector<LockPoint>& points, const LockOptions& option
   // The slope is boxed so a step-like curve stays finite: s = e^6 = 403 per
   // unit of log r is a step within 1% of r.
   problem.SetParameterLowerBound(&log_slope, 0, std::log(0.01));
+  // r* stays within the tested ratios, where the crossing put it.
+  double log_low = INFINITY, log_high = -INFINITY;
+  for (const LockPoint& p : points) {
+    log_low = std::min(log_low, std::log(p.ratio));
+    log_high = std::max(log_high, std::log(p.ratio));
+  }
+  problem.SetParameterLowerBound(&log_r_star, 0, log_low);
+  problem.SetParameterUpperBound(&log_r_star, 0, log_high);
   problem.SetParameterUpperBound(&log_slope, 0, 6.0);
   ceres::Solver::Options solver;
   solver.linear_solver_type = ceres::DENSE_QR;

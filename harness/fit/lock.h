@@ -6,11 +6,11 @@
 // accuracy (default 1.0):
 //   acc(r) = c + (top - c) / (1 + exp(s (log r - log r*))),  s > 0,
 // by least squares with Ceres, so r* is where accuracy falls to the midpoint
-// (c + top) / 2. The crossing estimate interpolates log r linearly between the
-// two tested ratios where the mean accuracy over seeds first falls below the
-// midpoint. When the mean accuracy stays above (or below) the midpoint at every
-// tested ratio, r* is "not reached" and no number is reported. Bootstrap
-// resamples configs (all seeds of a config together).
+// (c + top) / 2, with r* kept within the tested ratios. The crossing estimate
+// interpolates log r linearly between the two tested ratios where the mean accuracy over
+// seeds first falls below the midpoint. When the mean accuracy stays above (or below) the
+// midpoint at every tested ratio, r* is "not reached" and no number is reported.
+// Bootstrap resamples configs (all seeds of a config together).
 //
 // Across RFs of one family, log r* is regressed on log RF; delta = RF / (r*
 // lambda_min) is the fraction of the RF that the largest learnable feature
