@@ -16,10 +16,19 @@
 
 namespace scalelock {
 
+// What a task asks the model to predict.
+enum class TargetKind {
+  kClass,       // one class per sample: Batch::labels has size entries
+  kDenseClass,  // one class per input position: labels has size * positions
+                // entries (positions = W, or H * W), in sample-major order
+  kRegression,  // real values: Batch::targets has size * target_dim entries
+};
+
 struct Batch {
   int64_t size = 0;            // number of samples
   std::vector<float> inputs;   // size * prod(sample_shape), NCW or NCHW
-  std::vector<int32_t> labels; // size, values in [0, num_classes)
+  std::vector<int32_t> labels; // kClass and kDenseClass, values in [0, num_classes)
+  std::vector<float> targets;  // kRegression only
 };
 
 class Task {
@@ -29,6 +38,10 @@ class Task {
   // Shape of one sample without the batch axis: {C, W} or {C, H, W}.
   virtual std::vector<int64_t> sample_shape() const = 0;
   virtual int num_classes() const = 0;
+
+  virtual TargetKind target_kind() const { return TargetKind::kClass; }
+  // Outputs per sample of a kRegression task (e.g. the forecast horizon).
+  virtual int64_t target_dim() const { return 0; }
 
   // Fills *batch with training batch number `index` (0, 1, 2, ...).
   // Deterministic in (config, seed, index).

@@ -79,8 +79,8 @@ class Parser {
         (std::isdigit(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.')) {
       return ParseNumber();
     }
-    if (pos_ < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos_])) ||
-                                text_[pos_] == '_')) {
+    if (pos_ < text_.size() &&
+        (std::isalpha(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) {
       return ParseNameOrCall();
     }
     FailAt(pos_ < text_.size() ? "unexpected '" + text_.substr(pos_, 1) + "'"
@@ -104,8 +104,9 @@ class Parser {
 
   NodePtr ParseNameOrCall() {
     size_t start = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
-                                   text_[pos_] == '_' || text_[pos_] == '.')) {
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' ||
+            text_[pos_] == '.')) {
       ++pos_;
     }
     auto node = std::make_shared<Expression::Node>();
@@ -120,7 +121,8 @@ class Parser {
     }
     node->kind = Kind::kCall;
     node->args.push_back(ParseSum());
-    while (Accept(',')) node->args.push_back(ParseSum());
+    while (Accept(','))
+      node->args.push_back(ParseSum());
     Expect(')');
     CheckCall(*node, start);
     return node;
@@ -181,18 +183,26 @@ class Parser {
 double EvaluateNode(const Expression::Node& node,
                     const std::function<double(const std::string&)>& lookup) {
   switch (node.kind) {
-    case Kind::kNumber: return node.number;
-    case Kind::kPath: return lookup(node.name);
-    case Kind::kUnaryMinus: return -EvaluateNode(*node.args[0], lookup);
+    case Kind::kNumber:
+      return node.number;
+    case Kind::kPath:
+      return lookup(node.name);
+    case Kind::kUnaryMinus:
+      return -EvaluateNode(*node.args[0], lookup);
     case Kind::kBinary: {
       double a = EvaluateNode(*node.args[0], lookup);
       double b = EvaluateNode(*node.args[1], lookup);
       switch (node.name[0]) {
-        case '+': return a + b;
-        case '-': return a - b;
-        case '*': return a * b;
-        case '/': return a / b;
-        default: return std::pow(a, b);
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
+        case '/':
+          return a / b;
+        default:
+          return std::pow(a, b);
       }
     }
     case Kind::kCall: {

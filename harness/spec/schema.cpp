@@ -1,11 +1,12 @@
 #include "spec/schema.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
 #include <map>
 
-#include <fmt/format.h>
-
+#include "spec/schema_tables.h"
 #include "util/error.h"
 
 namespace scalelock {
@@ -14,60 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-enum class Type { kInt, kNumber, kString, kArray };
-
-struct Field {
-  std::string key;
-  Type type;
-  json default_value;  // null: required, unless optional
-  double min = -std::numeric_limits<double>::infinity();
-  double max = std::numeric_limits<double>::infinity();
-  std::vector<std::string> choices;  // allowed strings, empty = any
-  bool odd = false;
-  bool optional = false;  // may be absent and has no default
-};
-
-using Schema = std::vector<Field>;
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
-
-const std::map<std::string, Schema>& TaskSchemas() {
-  static const std::map<std::string, Schema> schemas = {
-      {"multiscale1d",
-       {{"name", Type::kString, nullptr},
-        {"length", Type::kInt, 64, 4, 1 << 20},
-        {"lambda_min", Type::kInt, 2, 1, 1 << 19},
-        {"lambda_max", Type::kInt, nullptr, 2, 1 << 19},
-        {"scale_ratio", Type::kNumber, nullptr, 1, kInf, {}, false, true},
-        {"noise", Type::kNumber, 0.1, 0, 100},
-        {"train_samples", Type::kInt, 0, 0, 1e9},
-        {"eval_samples", Type::kInt, 1024, 1, 1e6}}},
-      {"fashion_mnist",
-       {{"name", Type::kString, nullptr},
-        {"data_dir", Type::kString, kFashionMnistDir},
-        {"train_samples", Type::kInt, 60000, 1, 60000},
-        {"eval_samples", Type::kInt, 10000, 1, 10000}}},
-  };
-  return schemas;
-}
-
-const std::map<std::string, Schema>& FamilySchemas() {
-  static const Schema stack = {
-      {"family", Type::kString, nullptr},
-      {"depth", Type::kInt, 4, 1, 64},
-      {"kernel", Type::kInt, 3, 1, 63, {}, true},
-      {"width", Type::kInt, 16, 1, 4096},
-      {"pool", Type::kString, "none", -kInf, kInf, {"none", "max", "avg"}},
-      {"pool_every", Type::kInt, 0, 0, 64},
-      {"head", Type::kString, "gap", -kInf, kInf, {"gap", "flatten"}}};
-  static const std::map<std::string, Schema> schemas = {
-      {"plain", stack},
-      {"dilated", stack},
-      {"custom", {{"family", Type::kString, nullptr}, {"layers", Type::kArray, nullptr}}},
-  };
-  return schemas;
-}
+using namespace schema;  // Field, Type, Schema and the key tables
 
 const Schema& TrainingSchema() {
   static const Schema schema = {
@@ -85,29 +33,6 @@ const Schema& TrainingSchema() {
   return schema;
 }
 
-// Keys of each custom layer type.
-const std::map<std::string, Schema>& LayerSchemas() {
-  static const Schema pool = {{"type", Type::kString, nullptr},
-                              {"kernel", Type::kInt, 2, 1, 1024},
-                              {"stride", Type::kInt, nullptr, 1, 1024, {}, false, true},
-                              {"padding", Type::kInt, 0, 0, 1024}};
-  static const std::map<std::string, Schema> schemas = {
-      {"conv",
-       {{"type", Type::kString, nullptr},
-        {"out", Type::kInt, nullptr, 1, 65536},
-        {"kernel", Type::kInt, 3, 1, 1024},
-        {"stride", Type::kInt, 1, 1, 1024},
-        {"padding", Type::kInt, 0, 0, 1024},
-        {"dilation", Type::kInt, 1, 1, 1024}}},
-      {"relu", {{"type", Type::kString, nullptr}}},
-      {"maxpool", pool},
-      {"avgpool", pool},
-      {"gap", {{"type", Type::kString, nullptr}}},
-      {"linear", {{"type", Type::kString, nullptr}, {"out", Type::kInt, nullptr, 1, 65536}}},
-  };
-  return schemas;
-}
-
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -120,7 +45,8 @@ std::string JoinNames(const std::vector<std::string>& names) {
 template <typename Map>
 std::vector<std::string> KeysOf(const Map& map) {
   std::vector<std::string> keys;
-  for (const auto& [key, value] : map) keys.push_back(key);
+  for (const auto& [key, value] : map)
+    keys.push_back(key);
   return keys;
 }
 
@@ -144,10 +70,18 @@ struct Context {
 std::string DescribeField(const Field& field) {
   std::string what;
   switch (field.type) {
-    case Type::kInt: what = field.odd ? "an odd integer" : "an integer"; break;
-    case Type::kNumber: what = "a number"; break;
-    case Type::kString: what = "a string"; break;
-    case Type::kArray: what = "an array"; break;
+    case Type::kInt:
+      what = field.odd ? "an odd integer" : "an integer";
+      break;
+    case Type::kNumber:
+      what = "a number";
+      break;
+    case Type::kString:
+      what = "a string";
+      break;
+    case Type::kArray:
+      what = "an array";
+      break;
   }
   if (!field.choices.empty()) return "one of " + JoinNames(field.choices);
   bool has_min = std::isfinite(field.min);
@@ -173,10 +107,18 @@ bool NormalizeInt(json* value) {
 void CheckField(const Field& field, json* value, const Context& context) {
   bool type_ok = false;
   switch (field.type) {
-    case Type::kInt: type_ok = NormalizeInt(value); break;
-    case Type::kNumber: type_ok = value->is_number(); break;
-    case Type::kString: type_ok = value->is_string(); break;
-    case Type::kArray: type_ok = value->is_array(); break;
+    case Type::kInt:
+      type_ok = NormalizeInt(value);
+      break;
+    case Type::kNumber:
+      type_ok = value->is_number();
+      break;
+    case Type::kString:
+      type_ok = value->is_string();
+      break;
+    case Type::kArray:
+      type_ok = value->is_array();
+      break;
   }
   if (!type_ok) context.Reject(field.key, *value, DescribeField(field));
 
@@ -200,10 +142,12 @@ void CheckField(const Field& field, json* value, const Context& context) {
 void ApplySchema(const Schema& schema, json* section, const Context& context) {
   for (const auto& [key, value] : section->items()) {
     bool known = false;
-    for (const Field& field : schema) known = known || field.key == key;
+    for (const Field& field : schema)
+      known = known || field.key == key;
     if (!known) {
       std::vector<std::string> names;
-      for (const Field& field : schema) names.push_back(field.key);
+      for (const Field& field : schema)
+        names.push_back(field.key);
       Fail(ErrorCode::kInvalidInput, "{}: {}: unknown key \"{}\": expected one of {}",
            context.source, context.Path(key), key, JoinNames(names));
     }
@@ -308,12 +252,12 @@ void CheckCustomLayers(json* model, const json& task, const Context& context) {
     Context layer_context{context.source, context.locate,
                           fmt::format("{}.layers[{}]", context.prefix, i)};
     if (!layers[i].is_object()) {
-      Fail(ErrorCode::kInvalidInput, "{}: {}.layers[{}]: invalid value {}: expected an "
+      Fail(ErrorCode::kInvalidInput,
+           "{}: {}.layers[{}]: invalid value {}: expected an "
            "object such as {{\"type\": \"conv\", \"out\": 16}}",
            context.source, context.Path("layers").c_str(), i, layers[i].dump());
     }
-    const Schema& schema =
-        SelectSchema(LayerSchemas(), layers[i], "type", layer_context);
+    const Schema& schema = SelectSchema(LayerSchemas(), layers[i], "type", layer_context);
     ApplySchema(schema, &layers[i], layer_context);
     if (layers[i]["type"] != "conv" && layers[i]["type"] != "linear" &&
         layers[i].contains("kernel") && !layers[i].contains("stride")) {
@@ -321,7 +265,7 @@ void CheckCustomLayers(json* model, const json& task, const Context& context) {
     }
   }
   const json& last = layers.back();
-  int classes = TaskClassCount(task);
+  int classes = schema::TaskClassCount(task);
   if (last["type"] != "linear" || last["out"] != classes) {
     context.Reject(fmt::format("layers[{}]", layers.size() - 1), last,
                    fmt::format("a final {{\"type\": \"linear\", \"out\": {}}} layer, one "
@@ -337,7 +281,8 @@ void FillAndValidate(json* config, const std::string& source, const PathLocator&
 
   json* task = RequireObject(config, "task", root);
   Context task_context{source, locate, "task"};
-  ApplySchema(SelectSchema(TaskSchemas(), *task, "name", task_context), task, task_context);
+  ApplySchema(SelectSchema(TaskSchemas(), *task, "name", task_context), task,
+              task_context);
   if ((*task)["name"] == "multiscale1d") CheckMultiscale1d(*task, task_context);
 
   json* model = RequireObject(config, "model", root);
@@ -354,11 +299,15 @@ void FillAndValidate(json* config, const std::string& source, const PathLocator&
   ApplySchema(TrainingSchema(), training, Context{source, locate, "training"});
 }
 
-std::vector<std::string> TaskNames() { return KeysOf(TaskSchemas()); }
-std::vector<std::string> FamilyNames() { return KeysOf(FamilySchemas()); }
+std::vector<std::string> TaskNames() {
+  return KeysOf(TaskSchemas());
+}
+std::vector<std::string> FamilyNames() {
+  return KeysOf(FamilySchemas());
+}
 
 int TaskClassCount(const json& task) {
-  return task["name"] == "fashion_mnist" ? 10 : 2;
+  return schema::TaskClassCount(task);
 }
 
 }  // namespace scalelock

@@ -1,13 +1,13 @@
 #include "spec/spec.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "spec/expression.h"
 #include "spec/schema.h"
@@ -38,7 +38,9 @@ struct DerivedValue {
   Expression expression;
 };
 
-std::string Quote(const std::string& key) { return "[\"" + key + "\"]"; }
+std::string Quote(const std::string& key) {
+  return "[\"" + key + "\"]";
+}
 
 [[noreturn]] void Reject(const std::string& source, const std::string& json_path,
                          const json& value, const std::string& expected) {
@@ -51,7 +53,8 @@ void CheckKeys(const json& object, const std::set<std::string>& allowed,
   for (const auto& [key, value] : object.items()) {
     if (allowed.count(key) == 0) {
       std::string names;
-      for (const std::string& name : allowed) names += (names.empty() ? "" : ", ") + name;
+      for (const std::string& name : allowed)
+        names += (names.empty() ? "" : ", ") + name;
       Fail(ErrorCode::kInvalidInput, "{}: {}.{}: unknown key \"{}\": expected one of {}",
            source, json_path, key, key, names);
     }
@@ -90,7 +93,8 @@ std::vector<Axis> ParseAxes(const json& grid, const std::string& source,
     for (const auto& [key, values] : product.items()) {
       std::string value_path = path + Quote(key);
       CheckAxisPath(key, source, value_path);
-      axes.push_back({{key}, {value_path}, {&RequireNonEmptyArray(values, source, value_path)}});
+      axes.push_back(
+          {{key}, {value_path}, {&RequireNonEmptyArray(values, source, value_path)}});
     }
   }
   if (grid.contains("zip")) {
@@ -104,7 +108,8 @@ std::vector<Axis> ParseAxes(const json& grid, const std::string& source,
         groups.push_back({&zip[i], fmt::format("{}[{}]", path, i)});
       }
     } else {
-      Reject(source, path, zip, "an object {path: [values]} or a non-empty array of them");
+      Reject(source, path, zip,
+             "an object {path: [values]} or a non-empty array of them");
     }
     for (const auto& [group, group_path] : groups) {
       if (!group->is_object() || group->empty()) {
@@ -137,7 +142,8 @@ std::vector<DerivedValue> ParseDerived(const json& grid, const std::string& sour
   if (!grid.contains("derived")) return derived;
   const json& object = grid["derived"];
   std::string path = grid_path + ".derived";
-  if (!object.is_object()) Reject(source, path, object, "an object {path: \"expression\"}");
+  if (!object.is_object())
+    Reject(source, path, object, "an object {path: \"expression\"}");
   for (const auto& [key, text] : object.items()) {
     std::string value_path = path + Quote(key);
     CheckAxisPath(key, source, value_path);
@@ -185,7 +191,8 @@ std::vector<DerivedValue> SortDerived(std::vector<DerivedValue> derived,
   return sorted;
 }
 
-void CheckUniquePaths(const std::vector<Axis>& axes, const std::vector<DerivedValue>& derived,
+void CheckUniquePaths(const std::vector<Axis>& axes,
+                      const std::vector<DerivedValue>& derived,
                       const std::string& source) {
   std::map<std::string, std::string> seen;
   auto claim = [&](const std::string& path, const std::string& json_path) {
@@ -197,9 +204,11 @@ void CheckUniquePaths(const std::vector<Axis>& axes, const std::vector<DerivedVa
     }
   };
   for (const Axis& axis : axes) {
-    for (size_t i = 0; i < axis.paths.size(); ++i) claim(axis.paths[i], axis.json_paths[i]);
+    for (size_t i = 0; i < axis.paths.size(); ++i)
+      claim(axis.paths[i], axis.json_paths[i]);
   }
-  for (const DerivedValue& value : derived) claim(value.path, value.json_path);
+  for (const DerivedValue& value : derived)
+    claim(value.path, value.json_path);
 }
 
 std::vector<int64_t> ParseSeeds(const json& experiment, const std::string& source,
@@ -259,8 +268,9 @@ void ApplyDerived(json* config, const std::vector<DerivedValue>& derived,
       return found->get<double>();
     });
     if (!std::isfinite(result)) {
-      Fail(ErrorCode::kInvalidInput, "{}: {}: the expression evaluates to {} for this run",
-           source, value.json_path, result);
+      Fail(ErrorCode::kInvalidInput,
+           "{}: {}: the expression evaluates to {} for this run", source, value.json_path,
+           result);
     }
     SetPath(config, value.path, result);
   }
@@ -270,17 +280,20 @@ void ApplyDerived(json* config, const std::vector<DerivedValue>& derived,
 json Normalize(const json& value) {
   if (value.is_object()) {
     json out = json::object();
-    for (const auto& [key, item] : value.items()) out[key] = Normalize(item);
+    for (const auto& [key, item] : value.items())
+      out[key] = Normalize(item);
     return out;
   }
   if (value.is_array()) {
     json out = json::array();
-    for (const json& item : value) out.push_back(Normalize(item));
+    for (const json& item : value)
+      out.push_back(Normalize(item));
     return out;
   }
   if (value.is_number_float()) {
     double number = value.get<double>();
-    if (std::isfinite(number) && std::floor(number) == number && std::fabs(number) < 9e15) {
+    if (std::isfinite(number) && std::floor(number) == number &&
+        std::fabs(number) < 9e15) {
       return static_cast<int64_t>(number);
     }
   }
@@ -337,7 +350,8 @@ Experiment ExpandExperiment(const json& experiment, const std::string& source,
         origin[axes[a].paths[p]] = fmt::format("{}[{}]", axes[a].json_paths[p], index[a]);
       }
     }
-    for (const DerivedValue& value : derived) origin[value.path] = value.json_path;
+    for (const DerivedValue& value : derived)
+      origin[value.path] = value.json_path;
     ApplyDerived(&config, derived, source);
 
     PathLocator locate = [&](const std::string& dotted) {
@@ -363,7 +377,8 @@ Experiment ExpandExperiment(const json& experiment, const std::string& source,
     }
 
     size_t a = 0;
-    while (a < axes.size() && ++index[a] == axes[a].size()) index[a++] = 0;
+    while (a < axes.size() && ++index[a] == axes[a].size())
+      index[a++] = 0;
     if (a == axes.size()) break;
   }
   return out;
@@ -371,7 +386,9 @@ Experiment ExpandExperiment(const json& experiment, const std::string& source,
 
 }  // namespace
 
-std::string CanonicalJson(const json& value) { return Normalize(value).dump(); }
+std::string CanonicalJson(const json& value) {
+  return Normalize(value).dump();
+}
 
 std::string ConfigHash(const std::string& canonical) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a 64 offset basis
@@ -397,7 +414,8 @@ std::vector<Experiment> ExpandSpec(const json& spec, const std::string& source) 
     std::string path = fmt::format("$.experiments[{}]", i);
     experiments.push_back(ExpandExperiment(list[i], source, path));
     if (!names.insert(experiments.back().name).second) {
-      Reject(source, path + ".name", list[i]["name"], "a name not used by another experiment");
+      Reject(source, path + ".name", list[i]["name"],
+             "a name not used by another experiment");
     }
   }
   return experiments;

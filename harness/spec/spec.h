@@ -24,22 +24,21 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace scalelock {
 
 struct RunConfig {
-  nlohmann::json config;   // resolved: task, model, training, seed
-  std::string canonical;   // canonical JSON of config
-  std::string hash;        // FNV-1a 64 of canonical, 16 hex digits
+  nlohmann::json config;  // resolved: task, model, training, seed
+  std::string canonical;  // canonical JSON of config
+  std::string hash;       // FNV-1a 64 of canonical, 16 hex digits
 };
 
 struct Experiment {
   std::string name;
-  nlohmann::json spec;     // the experiment object as written
+  nlohmann::json spec;  // the experiment object as written
   std::vector<RunConfig> runs;
 };
 
@@ -47,13 +46,11 @@ struct Experiment {
 std::vector<Experiment> LoadSpecFile(const std::string& path);
 
 // Validates and expands a parsed spec; source names it in error messages.
-std::vector<Experiment> ExpandSpec(const nlohmann::json& spec,
-                                   const std::string& source);
+std::vector<Experiment> ExpandSpec(const nlohmann::json& spec, const std::string& source);
 
 // Fills defaults and validates one run config (task, model, training, seed);
 // path_prefix is the JSON path used in messages.
-nlohmann::json ResolveRunConfig(const nlohmann::json& config,
-                                const std::string& source,
+nlohmann::json ResolveRunConfig(const nlohmann::json& config, const std::string& source,
                                 const std::string& path_prefix);
 
 std::string CanonicalJson(const nlohmann::json& value);
