@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev libtbb-dev libsqlite3-dev sqlite3 nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libeigen3-dev libceres-dev zlib1g-dev
   dataset-fashion-mnist gnuplot-nox
+  python3-vega-datasets         # seattle-temps.csv, the real series of the forecast task
   python3-torch                 # the speed peer in bench/
   slurm-wlm munge               # the one-node cluster of the slurm tests
 )
