@@ -15,7 +15,10 @@ constexpr uint64_t kTrainStream = 1;
 constexpr uint64_t kEvalStream = 2;
 constexpr uint64_t kOrderStream = 3;
 constexpr int64_t kMaxLength = int64_t{1} << 24;
-constexpr int64_t kMaxSamples = int64_t{1} << 31;
+// The pool's per-epoch permutation is stored (8 bytes per sample) and so is the
+// evaluation set (4 * length bytes per sample), which bounds both counts.
+constexpr int64_t kMaxPoolSamples = int64_t{1} << 24;
+constexpr int64_t kMaxEvalSamples = int64_t{1} << 20;
 
 // Largest lambda_max that fits two pairs with the required gap into length.
 int64_t MaxLambdaMax(int64_t length, int64_t lambda_min) {
@@ -59,8 +62,8 @@ Multiscale1dParams ParseMultiscale1dParams(const nlohmann::json& task_config) {
   CheckScaleRatio(task_config, p);
 
   p.noise = ReadTaskNumber(task_config, "noise", 0.1, 0.0);
-  p.train_samples = ReadTaskInt(task_config, "train_samples", 0, 0, kMaxSamples);
-  p.eval_samples = ReadTaskInt(task_config, "eval_samples", 1024, 1, kMaxSamples);
+  p.train_samples = ReadTaskInt(task_config, "train_samples", 0, 0, kMaxPoolSamples);
+  p.eval_samples = ReadTaskInt(task_config, "eval_samples", 1024, 1, kMaxEvalSamples);
   return p;
 }
 

@@ -27,9 +27,9 @@
 // Config fields (task.*): length (default 64), lambda_min >= 1, lambda_max with
 // 2 * lambda_min <= lambda_max and 3 * lambda_max - 2 * lambda_min + 1 <=
 // length, scale_ratio (optional, must equal lambda_max / lambda_min), noise >= 0
-// (default 0.1), train_samples >= 0 (0: every batch draws fresh samples; N: a
-// fixed pool of N samples visited in a seeded shuffled order per epoch),
-// eval_samples >= 1 (default 1024).
+// (default 0.1), train_samples in [0, 2^24] (0: every batch draws fresh samples;
+// N: a fixed pool of N samples visited in a seeded shuffled order per epoch),
+// eval_samples in [1, 2^20] (default 1024).
 //
 // Sample k of a stream is generated from its own counter-based seed, so
 // TrainBatch(i) does not depend on which batches were generated before. The

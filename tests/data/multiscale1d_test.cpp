@@ -284,6 +284,7 @@ TEST_CASE("multiscale1d invalid fields raise", "[data][multiscale1d]") {
       {"task.scale_ratio", [](json& c) { c["scale_ratio"] = 4; }},
       {"task.noise", [](json& c) { c["noise"] = -0.1; }},
       {"task.train_samples", [](json& c) { c["train_samples"] = -1; }},
+      {"task.train_samples", [](json& c) { c["train_samples"] = 1 << 25; }},
       {"task.eval_samples", [](json& c) { c["eval_samples"] = 0; }},
       {"task.lenght", [](json& c) { c["lenght"] = 64; }},
       {"task.name", [](json& c) { c["name"] = "multiscale2d"; }},
