@@ -51,8 +51,9 @@ double SquaredError(const std::vector<LockPoint>& points, const LockOptions& opt
   return total;
 }
 
-// Least-squares logistic fit from the crossing estimate; the start slope is
-// the best of a few values, since a sharp lock makes the fit flat elsewhere.
+// Fits the logistic by least squares, starting at the crossing estimate. The
+// start slope is the best of a few values because a sharp lock leaves the
+// objective flat away from the step.
 void FitLogistic(const std::vector<LockPoint>& points, const LockOptions& options,
                  Threshold* threshold) {
   double log_r_star = std::log(threshold->crossing);

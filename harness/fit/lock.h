@@ -38,7 +38,7 @@ struct LockPoint {
 
 struct LockOptions {
   double ceiling = 0.5;  // blind-ceiling accuracy c
-  double top = 1.0;      // accuracy of a net that sees every scale
+  double top = 1.0;      // accuracy of a network whose RF covers every scale
   int bootstrap = 1000;  // resamples; 0 skips the bootstrap
   uint64_t seed = 0;
 };

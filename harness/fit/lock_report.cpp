@@ -33,7 +33,9 @@ LockReport AnalyzeLock(const std::vector<RunRow>& rows, bool has_erf,
 
   std::map<std::pair<std::string, int64_t>, std::vector<const RunRow*>> by_curve;
   for (const RunRow& row : rows) {
-    if (std::isfinite(row.scale_ratio)) by_curve[{row.family, row.rf}].push_back(&row);
+    if (std::isfinite(row.scale_ratio) && std::isfinite(row.final_eval_accuracy)) {
+      by_curve[{row.family, row.rf}].push_back(&row);
+    }
   }
   if (by_curve.empty()) {
     Fail(ErrorCode::kInvalidInput,

@@ -25,8 +25,9 @@ struct LockReport {
   std::vector<FamilyRegressions> families;
 };
 
-// Fits every (family, RF) of rows that have a scale ratio. Throws
-// Error(kInvalidInput) when no row has one (not a multiscale experiment).
+// Fits every (family, RF) of the rows that have a scale ratio and an eval
+// accuracy. Throws Error(kInvalidInput) when no row has both (not a multiscale
+// experiment).
 LockReport AnalyzeLock(const std::vector<RunRow>& rows, bool has_erf,
                        const LockOptions& options);
 

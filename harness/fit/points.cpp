@@ -77,6 +77,14 @@ std::vector<ScalingPoint> ReadPointsCsv(const std::string& path, Form form) {
   const bool chinchilla = form == Form::kChinchilla;
   const bool epoch =
       chinchilla && !FindColumn(header, "N") && FindColumn(header, "Model Size");
+  if (!chinchilla && FindColumn(header, "Model Size") &&
+      FindColumn(header, "Training FLOP")) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: this is the Epoch AI Chinchilla layout, whose x column is an SVG "
+         "coordinate; "
+         "fit it with --form chinchilla",
+         path);
+  }
   const std::string expected =
       !chinchilla ? "x, loss" : "N, D, loss (or Model Size, Training FLOP, loss)";
   const size_t x_column = RequireColumn(header,

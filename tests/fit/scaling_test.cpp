@@ -170,6 +170,11 @@ TEST_CASE("csv bad number names line", "[fit]") {
   CHECK(message.find("'abc'") != std::string::npos);
 }
 
+TEST_CASE("epoch csv rejects power form", "[fit]") {
+  CHECK(CodeOf([] { ReadPointsCsv(kChinchillaCsv, Form::kPower); }) ==
+        ErrorCode::kInvalidInput);
+}
+
 TEST_CASE("csv missing file is not found", "[fit]") {
   CHECK(CodeOf([] { ReadPointsCsv("/nonexistent/points.csv", Form::kPower); }) ==
         ErrorCode::kNotFound);
