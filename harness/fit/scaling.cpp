@@ -328,16 +328,17 @@ std::vector<Candidate> ScanGrid(Form form, Residuals residuals, const Prepared& 
   return scanned;
 }
 
-// A finer grid (10x) within one coarse step around the best coarse point;
-// only for power, power0 and chinchilla.
-std::vector<std::vector<double>> FineAxes(Form form, const Candidate& best) {
+// A finer grid (10x) within half_width fine steps of centre (10 = one coarse
+// step); only for power, power0 and chinchilla.
+std::vector<std::vector<double>> FineAxes(Form form, const Candidate& centre,
+                                          int half_width) {
   const int linear = LinearCount(form);
   const double step = form == Form::kChinchilla ? 0.1 : 0.05;
   std::vector<std::vector<double>> axes;
   for (int k = linear; k < ParameterCount(form); ++k) {
     std::vector<double> values;
-    for (int j = -10; j <= 10; ++j) {
-      const double v = best.theta[k] + j * step / 10;
+    for (int j = -half_width; j <= half_width; ++j) {
+      const double v = centre.theta[k] + j * step / 10;
       if (v >= 0.0 && v <= kExponentMax) values.push_back(v);
     }
     axes.push_back(values);
@@ -539,8 +540,11 @@ ScalingFit FitScalingLaw(const std::vector<ScalingPoint>& points, Form form,
         [](const Candidate& a, const Candidate& b) { return a.objective < b.objective; });
   }
   if (form != Form::kBpl) {
+    // A warm start is already near the minimum, so its fine grid spans half a
+    // coarse step.
+    const int half_width = warm_start != nullptr ? 5 : 10;
     const std::vector<Candidate> fine =
-        ScanGrid(form, residuals, p, FineAxes(form, centre));
+        ScanGrid(form, residuals, p, FineAxes(form, centre, half_width));
     scanned.insert(scanned.end(), fine.begin(), fine.end());
   }
 

@@ -65,8 +65,8 @@ struct ScalingFit {
 
 // Fits form to points. A warm start (a fit of the same form, e.g. on all
 // points when this call fits a bootstrap resample) replaces the coarse grid by
-// the fine grid around its exponents, and refinement starts from it and from
-// the best fine-grid point only; bpl still scans its coarse grid. Throws
+// a fine grid within half a coarse step of its exponents, and refinement starts from it
+// and from the best fine-grid point only; bpl still scans its coarse grid. Throws
 // Error(kInvalidInput) when there are fewer points than parameters or a point has a
 // nonpositive or non-finite x, d or loss. A minimum on the search box edge or a solver
 // failure returns ok = false with the reason in status.
