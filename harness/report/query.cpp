@@ -195,8 +195,9 @@ std::string FormatTable(const QueryResult& result) {
     std::string line;
     for (size_t c = 0; c < columns; ++c) {
       if (c > 0) line += "  ";
-      bool right = IsNumber(row[c]) ||
-                   (std::holds_alternative<std::monostate>(row[c]) && numeric[c]);
+      bool null_in_numbers =
+          std::holds_alternative<std::monostate>(row[c]) && numeric[c] && has_value[c];
+      bool right = IsNumber(row[c]) || null_in_numbers;
       AppendPadded(line, CellText(row[c]), widths[c], right);
     }
     TrimRight(line);

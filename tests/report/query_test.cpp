@@ -132,6 +132,19 @@ TEST_CASE("table aligns numbers right", "[report]") {
   CHECK(FormatTable(result) == expected);
 }
 
+TEST_CASE("table aligns NULL with its column", "[report]") {
+  QueryResult result;
+  result.columns = {"id", "worker", "loss"};
+  result.rows = {{Cell{int64_t{1}}, std::monostate{}, std::monostate{}},
+                 {Cell{int64_t{2}}, std::monostate{}, 0.5}};
+  std::string expected =
+      "id  worker  loss\n"
+      "--  ------  ----\n"
+      " 1  NULL    NULL\n"
+      " 2  NULL     0.5\n";
+  CHECK(FormatTable(result) == expected);
+}
+
 TEST_CASE("table shows empty result", "[report]") {
   QueryResult result;
   result.columns = {"a"};
