@@ -137,5 +137,36 @@ TEST_CASE("writer destructor flushes", "[store]") {
   CHECK(count.ColumnInt(0) == 100);
 }
 
+TEST_CASE("writers on two connections interleave", "[store]") {
+  // Two writers on one file stand in for two processes: BEGIN IMMEDIATE and
+  // the busy timeout must serialize them without losing a row.
+  TempDir dir;
+  std::string path = dir.File("db.sqlite");
+  int64_t run = 0;
+  {
+    auto store = Store::Open(path, Store::Mode::kReadWrite);
+    int64_t experiment = store->EnsureExperiment("two", nlohmann::json::object());
+    run = store->EnsureRuns(experiment, {MakeRecord(1)})[0];
+  }
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&path, run, w] {
+      StoreWriter writer(Store::Open(path, Store::Mode::kReadWrite));
+      for (int64_t step = 0; step < 300; ++step) {
+        writer.Post([run, w, step](Store& s) {
+          s.WriteMetrics(run, {{"m" + std::to_string(w), step, 1.0}});
+        });
+      }
+      writer.Flush();
+    });
+  }
+  for (std::thread& thread : threads)
+    thread.join();
+  auto store = Store::Open(path, Store::Mode::kReadOnly);
+  Statement count(store->handle(), "SELECT count(*) FROM metrics");
+  REQUIRE(count.Step());
+  CHECK(count.ColumnInt(0) == 600);
+}
+
 }  // namespace
 }  // namespace scalelock
