@@ -87,7 +87,7 @@ void WriteText(const fs::path& path, const std::string& text) {
   file << text;
   file.close();
   if (!file) {
-    Fail(ErrorCode::kIO, "cannot write '{}': {}; check the --out folder", path.string(),
+    Fail(ErrorCode::kIO, "writing '{}' failed: {}; check the --out folder", path.string(),
          std::strerror(errno));
   }
 }
@@ -293,7 +293,7 @@ std::vector<ExportedFile> ExportPlots(sqlite3* db, const ExportOptions& options)
   std::error_code error;
   fs::create_directories(dir, error);
   if (error) {
-    Fail(ErrorCode::kIO, "cannot create output folder '{}': {}", dir.string(),
+    Fail(ErrorCode::kIO, "creating output folder '{}' failed: {}", dir.string(),
          error.message());
   }
 

@@ -61,7 +61,7 @@ void CheckSqliteHeader(const std::string& path) {
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    Fail(ErrorCode::kDatabase, "cannot read '{}': {}; check its permissions", path,
+    Fail(ErrorCode::kDatabase, "reading '{}' failed: {}; check its permissions", path,
          std::strerror(errno));
   }
   std::array<char, 16> header{};

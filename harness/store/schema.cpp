@@ -110,7 +110,7 @@ void SetVersion(sqlite3* db, int64_t version) {
 
 void MigrateSchema(sqlite3* db, int64_t from) {
   if (from < 0 || from > kSchemaVersion) {
-    Fail(ErrorCode::kInternal, "cannot migrate from schema version {} to {}", from,
+    Fail(ErrorCode::kInternal, "no migration from schema version {} to {}", from,
          kSchemaVersion);
   }
   // One block per step; a future version 2 adds `if (from < 2) {...}` here.

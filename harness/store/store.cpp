@@ -185,7 +185,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path, Mode mode) {
   }
   fs::path parent = fs::path(path).parent_path();
   if (!read_only && !parent.empty() && !fs::create_directories(parent, error) && error) {
-    Fail(ErrorCode::kIO, "cannot create folder '{}' for the database: {}",
+    Fail(ErrorCode::kIO, "creating folder '{}' for the database failed: {}",
          parent.string(), error.message());
   }
 
