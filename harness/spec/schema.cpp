@@ -202,11 +202,15 @@ void CheckMultiscale1d(const json& task, const Context& context) {
                                "do not overlap",
                                2 * lambda_min));
   }
-  if (lambda_max > length / 2) {
+  // Two pairs, each spanning lambda_max, must fit with a gap of at least one
+  // sample: 3 * lambda_max - 2 * lambda_min + 1 <= length (docs/tasks.md).
+  int64_t largest = (length + 2 * lambda_min - 1) / 3;
+  if (lambda_max > largest) {
     context.Reject("lambda_max", task["lambda_max"],
-                   fmt::format("at most length / 2 = {} so the pair position stays "
-                               "random; raise task.length",
-                               length / 2));
+                   fmt::format("at most (length + 2 * lambda_min - 1) / 3 = {} so two "
+                               "pairs fit in task.length = {}; raise task.length to at "
+                               "least {}",
+                               largest, length, 3 * lambda_max - 2 * lambda_min + 1));
   }
   if (task.contains("scale_ratio")) {
     double ratio = task["scale_ratio"];

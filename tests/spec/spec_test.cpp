@@ -70,7 +70,7 @@ TEST_CASE("spec zip groups cross with product") {
 TEST_CASE("spec derived value computed per run") {
   json spec = BaseSpec();
   spec["task"].erase("lambda_max");
-  spec["task"]["length"] = 256;
+  spec["task"]["length"] = 256;  // fits lambda_max 16: 3 * 16 - 4 + 1 <= 256
   spec["grid"]["product"] = {{"task.scale_ratio", {2, 4, 8}}};
   spec["grid"]["derived"] = {{"task.lambda_max", "task.scale_ratio * task.lambda_min"}};
   auto runs = ExpandSpec(spec, "spec.json")[0].runs;
@@ -189,8 +189,8 @@ TEST_CASE("spec invalid inputs name path and fix") {
       {"empty seeds", [](json& s) { s["seeds"] = json::array(); },
        {"$.seeds", "non-empty array"}},
       {"repeated seed", [](json& s) { s["seeds"] = {1, 1}; }, {"$.seeds[1]"}},
-      {"lambda too large", [](json& s) { s["task"]["lambda_max"] = 40; },
-       {"$.task.lambda_max", "length / 2 = 32"}},
+      {"lambda too large", [](json& s) { s["task"]["lambda_max"] = 30; },
+       {"$.task.lambda_max", "(length + 2 * lambda_min - 1) / 3 = 22", "at least 87"}},
       {"lambda too small", [](json& s) { s["task"]["lambda_max"] = 3; },
        {"$.task.lambda_max", "2 * lambda_min = 4"}},
       {"ratio inconsistent", [](json& s) { s["task"]["scale_ratio"] = 3; },
