@@ -10,9 +10,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace scalelock {
 
@@ -25,10 +26,10 @@ enum class TargetKind {
 };
 
 struct Batch {
-  int64_t size = 0;            // number of samples
-  std::vector<float> inputs;   // size * prod(sample_shape), NCW or NCHW
-  std::vector<int32_t> labels; // kClass and kDenseClass, values in [0, num_classes)
-  std::vector<float> targets;  // kRegression only
+  int64_t size = 0;             // number of samples
+  std::vector<float> inputs;    // size * prod(sample_shape), NCW or NCHW
+  std::vector<int32_t> labels;  // kClass and kDenseClass, values in [0, num_classes)
+  std::vector<float> targets;   // kRegression only
 };
 
 class Task {
@@ -37,6 +38,7 @@ class Task {
 
   // Shape of one sample without the batch axis: {C, W} or {C, H, W}.
   virtual std::vector<int64_t> sample_shape() const = 0;
+  // Classes of kClass and kDenseClass tasks; 0 for kRegression tasks.
   virtual int num_classes() const = 0;
 
   virtual TargetKind target_kind() const { return TargetKind::kClass; }
@@ -45,8 +47,7 @@ class Task {
 
   // Fills *batch with training batch number `index` (0, 1, 2, ...).
   // Deterministic in (config, seed, index).
-  virtual void TrainBatch(int64_t index, int64_t batch_size,
-                          Batch* batch) = 0;
+  virtual void TrainBatch(int64_t index, int64_t batch_size, Batch* batch) = 0;
 
   // The held-out evaluation set, fixed for the task's config and seed.
   virtual const Batch& EvalSet() const = 0;
@@ -59,10 +60,33 @@ class Task {
   virtual double blind_ceiling() const { return -1.0; }
 };
 
-// Builds the task described by task_config ("name" selects it). Throws
-// Error(kInvalidInput) naming the bad field, or Error(kNotFound/kIO) when a
-// data file is missing or unreadable.
-std::unique_ptr<Task> MakeTask(const nlohmann::json& task_config,
-                               uint64_t seed);
+// Builds the task described by task_config ("name" selects it; a "transfer"
+// field is ignored here, see ReadTransferPhase). Throws Error(kInvalidInput)
+// naming the bad field, or Error(kNotFound/kIO) when a data file is missing or
+// unreadable.
+std::unique_ptr<Task> MakeTask(const nlohmann::json& task_config, uint64_t seed);
+
+// Second phase of a transfer run, from task.transfer = {"mode": "eval" |
+// "finetune", "steps": N, <task field>: value, ...}. The run first trains on
+// the task without the override, then evaluates the trained model on the
+// second-phase task ("eval") or trains it for `steps` more steps on that task
+// and evaluates it ("finetune"). Metrics of the second phase are stored with
+// the prefix "transfer_" (e.g. transfer_eval_loss, transfer_eval_accuracy).
+struct TransferPhase {
+  std::string mode;     // "eval" or "finetune"
+  int64_t steps = 0;    // finetune steps; 0 for "eval"
+  nlohmann::json task;  // task config of the second phase, without "transfer"
+};
+
+// Reads task_config["transfer"]; nullopt when absent. Every field of the
+// transfer object other than mode and steps replaces the task field of that
+// name (e.g. "lambda_max"); a scale_ratio that the override would contradict
+// is dropped. Throws Error(kInvalidInput) naming task.transfer.<field>; the
+// second-phase task itself is validated by MakeTask.
+std::optional<TransferPhase> ReadTransferPhase(const nlohmann::json& task_config);
+
+// Throws Error(kInvalidInput) unless `second` can be fed to a model trained on
+// `first`: equal sample shape, target kind, class count and target size.
+void CheckTransferCompatible(const Task& first, const Task& second);
 
 }  // namespace scalelock

@@ -85,6 +85,45 @@ double ReadTaskNumber(const nlohmann::json& task_config, const char* field,
   return number;
 }
 
+std::vector<double> ReadTaskNumberArray(const nlohmann::json& task_config,
+                                        const char* field,
+                                        const std::vector<double>& default_value,
+                                        double min_value, size_t max_count) {
+  if (!task_config.contains(field)) return default_value;
+  const nlohmann::json& value = task_config.at(field);
+  if (!value.is_array() || value.empty() || value.size() > max_count) {
+    Fail(ErrorCode::kInvalidInput,
+         "task.{} = {} is invalid: expected an array of 1 to {} numbers", field,
+         value.dump(), max_count);
+  }
+  std::vector<double> numbers;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const nlohmann::json& item = value[i];
+    if (!item.is_number() || !std::isfinite(item.get<double>()) ||
+        item.get<double>() < min_value) {
+      Fail(ErrorCode::kInvalidInput,
+           "task.{}[{}] = {} is invalid: expected a finite number >= {}", field, i,
+           item.dump(), min_value);
+    }
+    numbers.push_back(item.get<double>());
+  }
+  return numbers;
+}
+
+void CheckTaskScaleRatio(const nlohmann::json& task_config, int64_t lambda_min,
+                         int64_t lambda_max) {
+  if (!task_config.contains("scale_ratio")) return;
+  const double ratio = ReadTaskNumber(task_config, "scale_ratio", 0.0, 0.0);
+  const double expected =
+      static_cast<double>(lambda_max) / static_cast<double>(lambda_min);
+  if (std::fabs(ratio - expected) > 1e-9 * expected) {
+    Fail(ErrorCode::kInvalidInput,
+         "task.scale_ratio = {} does not match task.lambda_max / task.lambda_min = "
+         "{} / {} = {}: remove scale_ratio or make it equal",
+         ratio, lambda_max, lambda_min, expected);
+  }
+}
+
 std::string ReadTaskString(const nlohmann::json& task_config, const char* field,
                            const std::string& default_value) {
   if (!task_config.contains(field)) return default_value;

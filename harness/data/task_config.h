@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace scalelock {
 
@@ -29,6 +30,18 @@ int64_t ReadRequiredTaskInt(const nlohmann::json& task_config, const char* field
 // Finite number field >= min_value.
 double ReadTaskNumber(const nlohmann::json& task_config, const char* field,
                       double default_value, double min_value);
+
+// Non-empty array of finite numbers, each >= min_value, with at most max_count
+// entries; returns default_value when the field is absent.
+std::vector<double> ReadTaskNumberArray(const nlohmann::json& task_config,
+                                        const char* field,
+                                        const std::vector<double>& default_value,
+                                        double min_value, size_t max_count);
+
+// Throws unless the optional task.scale_ratio is absent or equals
+// lambda_max / lambda_min (relative tolerance 1e-9).
+void CheckTaskScaleRatio(const nlohmann::json& task_config, int64_t lambda_min,
+                         int64_t lambda_max);
 
 std::string ReadTaskString(const nlohmann::json& task_config, const char* field,
                            const std::string& default_value);
