@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "model/config_read.h"
+#include "model/families.h"
 #include "util/error.h"
 
 namespace scalelock {
@@ -12,92 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-// Reads an integer field; a missing key yields fallback. Integral floats such
-// as 3.0 are accepted because JSON writers may emit them.
-int64_t ReadInt(const json& object, const std::string& key, const std::string& path,
-                int64_t fallback, int64_t min_value) {
-  if (!object.contains(key)) return fallback;
-  const json& value = object[key];
-  bool integral =
-      value.is_number_integer() ||
-      (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>());
-  if (!integral || value.get<double>() < static_cast<double>(min_value)) {
-    Fail(ErrorCode::kInvalidInput, "{}.{}: invalid value {}: expected an integer >= {}",
-         path, key, value.dump(), min_value);
-  }
-  return static_cast<int64_t>(value.get<double>());
-}
-
-std::string ReadString(const json& object, const std::string& key,
-                       const std::string& path, const std::string& fallback,
-                       const std::set<std::string>& allowed) {
-  if (!object.contains(key)) return fallback;
-  const json& value = object[key];
-  if (!value.is_string() || allowed.count(value.get<std::string>()) == 0) {
-    std::string names;
-    for (const std::string& name : allowed)
-      names += (names.empty() ? "\"" : ", \"") + name + "\"";
-    Fail(ErrorCode::kInvalidInput, "{}.{}: invalid value {}: expected one of {}", path,
-         key, value.dump(), names);
-  }
-  return value.get<std::string>();
-}
-
-// Layers of a "plain" or "dilated" stack: conv+ReLU layers with optional
-// pooling after every pool_every convs, then the head.
-std::vector<LayerSpec> ExpandStack(const json& model, bool dilated) {
-  const std::string path = "model";
-  int64_t depth = ReadInt(model, "depth", path, 4, 1);
-  int64_t kernel = ReadInt(model, "kernel", path, 3, 1);
-  int64_t width = ReadInt(model, "width", path, 16, 1);
-  std::string pool = ReadString(model, "pool", path, "none", {"none", "max", "avg"});
-  int64_t pool_every = ReadInt(model, "pool_every", path, 0, 0);
-  std::string head = ReadString(model, "head", path, "gap", {"gap", "flatten"});
-  if (kernel % 2 == 0) {
-    Fail(ErrorCode::kInvalidInput,
-         "model.kernel: invalid value {}: expected an odd integer so that 'same' "
-         "padding is symmetric",
-         kernel);
-  }
-  if (dilated && depth > 30) {
-    Fail(ErrorCode::kInvalidInput,
-         "model.depth: invalid value {}: a dilated stack doubles the dilation per "
-         "layer, so at most 30 layers are supported",
-         depth);
-  }
-
-  std::vector<LayerSpec> layers;
-  for (int64_t l = 0; l < depth; ++l) {
-    LayerSpec conv;
-    conv.kind = LayerKind::kConv;
-    conv.out = width;
-    conv.kernel = kernel;
-    conv.dilation = dilated ? (int64_t{1} << l) : 1;
-    conv.padding = conv.dilation * (kernel - 1) / 2;
-    conv.fused_relu = true;
-    conv.path = fmt::format("model (conv layer {})", l);
-    layers.push_back(conv);
-    if (pool != "none" && pool_every > 0 && (l + 1) % pool_every == 0) {
-      LayerSpec pooling;
-      pooling.kind = pool == "max" ? LayerKind::kMaxPool : LayerKind::kAvgPool;
-      pooling.kernel = 2;
-      pooling.stride = 2;
-      pooling.path = fmt::format("model.pool (after conv layer {})", l);
-      layers.push_back(pooling);
-    }
-  }
-  if (head == "gap") {
-    LayerSpec gap;
-    gap.kind = LayerKind::kGlobalAvgPool;
-    gap.path = "model.head";
-    layers.push_back(gap);
-  }
-  LayerSpec linear;
-  linear.kind = LayerKind::kLinear;
-  linear.path = "model.head";
-  layers.push_back(linear);  // out is set to num_classes by the caller
-  return layers;
-}
+using model_config::ReadInt;
+using model_config::ReadString;
 
 const std::map<std::string, std::set<std::string>>& LayerKeys() {
   static const std::map<std::string, std::set<std::string>> keys = {
@@ -201,31 +119,48 @@ int64_t WindowOutput(int64_t size, int64_t window, int64_t stride, int64_t paddi
   return span < 0 ? 0 : span / stride + 1;
 }
 
-Shape OutputShape(const LayerSpec& layer, const Shape& in) {
-  bool spatial = in.size() >= 2;
-  if (!spatial && layer.kind != LayerKind::kLinear && layer.kind != LayerKind::kRelu) {
-    Fail(ErrorCode::kInvalidInput,
-         "{}: a \"{}\" layer needs a spatial input, but it follows a linear layer",
-         layer.path, LayerKindName(layer.kind));
+[[noreturn]] void RejectInputs(const LayerSpec& layer, const std::vector<Shape>& in,
+                               const char* expected) {
+  std::vector<std::string> shapes;
+  for (const Shape& shape : in)
+    shapes.push_back(fmt::format("[{}]", fmt::join(shape, ", ")));
+  Fail(ErrorCode::kInvalidInput, "{}: a \"{}\" layer got inputs {}: expected {}",
+       layer.path, LayerKindName(layer.kind), fmt::join(shapes, ", "), expected);
+}
+
+// Concatenation joins the per-sample vectors of its inputs. When every input
+// is spatial with the same spatial sizes, that is a channel concatenation in
+// NC(H)W order, and the output keeps the spatial axes; otherwise the output
+// is a flat feature vector.
+Shape ConcatShape(const LayerSpec& layer, const std::vector<Shape>& in) {
+  if (in.size() < 2) RejectInputs(layer, in, "at least two inputs");
+  bool channel_concat = in[0].size() >= 2;
+  int64_t channels = 0;
+  int64_t total = 0;
+  for (const Shape& shape : in) {
+    channel_concat = channel_concat && shape.size() == in[0].size() &&
+                     std::equal(shape.begin() + 1, shape.end(), in[0].begin() + 1);
+    channels += shape[0];
+    total += ShapeSize(shape);
   }
-  switch (layer.kind) {
-    case LayerKind::kRelu:
-      return in;
-    case LayerKind::kLinear:
-      return {layer.out};
-    case LayerKind::kGlobalAvgPool: {
-      Shape out(in.size(), 1);
-      out[0] = in[0];
-      return out;
-    }
-    default:
-      break;
-  }
+  if (!channel_concat) return {total};
+  Shape out = in[0];
+  out[0] = channels;
+  return out;
+}
+
+Shape WindowedShape(const LayerSpec& layer, const Shape& in) {
   int64_t window = layer.dilation * (layer.kernel - 1) + 1;
   Shape out = in;
-  if (layer.kind == LayerKind::kConv) out[0] = layer.out;
+  if (layer.kind == LayerKind::kConv || layer.kind == LayerKind::kDeconv) {
+    out[0] = layer.out;
+  }
   for (size_t axis = 1; axis < in.size(); ++axis) {
-    out[axis] = WindowOutput(in[axis], window, layer.stride, layer.padding);
+    if (layer.kind == LayerKind::kDeconv) {
+      out[axis] = (in[axis] - 1) * layer.stride - 2 * layer.padding + layer.kernel;
+    } else {
+      out[axis] = WindowOutput(in[axis], window, layer.stride, layer.padding);
+    }
     if (out[axis] < 1) {
       Fail(ErrorCode::kInvalidInput,
            "{}: a window of {} samples (kernel {}, dilation {}) does not fit the input "
@@ -235,6 +170,45 @@ Shape OutputShape(const LayerSpec& layer, const Shape& in) {
     }
   }
   return out;
+}
+
+Shape OutputShape(const LayerSpec& layer, const std::vector<Shape>& in) {
+  bool multi_input = layer.kind == LayerKind::kConcat || layer.kind == LayerKind::kAdd ||
+                     layer.kind == LayerKind::kAttention;
+  if (!multi_input && in.size() != 1) RejectInputs(layer, in, "one input");
+  bool spatial = in[0].size() >= 2;
+  if (!spatial && layer.kind != LayerKind::kLinear && layer.kind != LayerKind::kRelu &&
+      layer.kind != LayerKind::kConcat) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: a \"{}\" layer needs a spatial input, but it follows a linear layer",
+         layer.path, LayerKindName(layer.kind));
+  }
+  switch (layer.kind) {
+    case LayerKind::kRelu:
+    case LayerKind::kPositional:
+      return in[0];
+    case LayerKind::kLinear:
+      return {layer.out};
+    case LayerKind::kGlobalAvgPool: {
+      Shape out(in[0].size(), 1);
+      out[0] = in[0][0];
+      return out;
+    }
+    case LayerKind::kConcat:
+      return ConcatShape(layer, in);
+    case LayerKind::kAdd:
+      if (in.size() != 2 || in[0] != in[1]) {
+        RejectInputs(layer, in, "two inputs of equal shape");
+      }
+      return in[0];
+    case LayerKind::kAttention:
+      if (in.size() != 3 || in[0] != in[1] || in[0] != in[2]) {
+        RejectInputs(layer, in, "query, key and value of equal shape");
+      }
+      return in[2];
+    default:
+      return WindowedShape(layer, in[0]);
+  }
 }
 
 void CheckSampleShape(const Shape& sample_shape, int num_classes) {
@@ -268,6 +242,16 @@ const char* LayerKindName(LayerKind kind) {
       return "gap";
     case LayerKind::kLinear:
       return "linear";
+    case LayerKind::kDeconv:
+      return "deconv";
+    case LayerKind::kConcat:
+      return "concat";
+    case LayerKind::kAdd:
+      return "add";
+    case LayerKind::kAttention:
+      return "attention";
+    case LayerKind::kPositional:
+      return "positional";
   }
   return "unknown";
 }
@@ -280,78 +264,195 @@ int64_t ShapeSize(const Shape& shape) {
 }
 
 NetSpec BuildNetSpec(const nlohmann::json& model, const Shape& sample_shape,
-                     int num_classes) {
+                     int num_classes, Objective objective) {
   CheckSampleShape(sample_shape, num_classes);
   if (!model.is_object()) {
     Fail(ErrorCode::kInvalidInput, "model: invalid value {}: expected an object",
          model.dump());
   }
   std::string family =
-      ReadString(model, "family", "model", "", {"plain", "dilated", "custom"});
+      ReadString(model, "family", "model", "",
+                 {"plain", "dilated", "strided", "spp", "unet", "attention", "custom"});
 
   NetSpec net;
   net.input = sample_shape;
   net.num_classes = num_classes;
+  net.objective = objective;
   if (family == "custom") {
+    if (objective == Objective::kDenseClass) {
+      Fail(ErrorCode::kInvalidInput,
+           "model.family: \"custom\" ends with a linear layer, but the task needs one "
+           "class per position; use \"unet\" or a stack with head \"dense\"");
+    }
     net.layers = FuseRelu(ParseCustom(model, num_classes));
-  } else if (family == "plain" || family == "dilated") {
-    net.layers = ExpandStack(model, family == "dilated");
-    net.layers.back().out = num_classes;
+    net.feature_layer = -1;
+    for (size_t i = 0; i < net.layers.size(); ++i) {
+      net.layers[i].inputs = {static_cast<int64_t>(i)};
+    }
+    for (size_t i = 0; i < net.layers.size(); ++i) {
+      LayerKind kind = net.layers[i].kind;
+      if (kind == LayerKind::kGlobalAvgPool || kind == LayerKind::kLinear) break;
+      if (kind != LayerKind::kRelu) net.feature_layer = static_cast<int64_t>(i);
+    }
+  } else if (!family.empty()) {
+    families::Expansion expansion =
+        families::ExpandFamily(family, model, sample_shape, num_classes, objective);
+    net.layers = std::move(expansion.layers);
+    net.feature_layer = expansion.feature_layer;
   } else {
     Fail(ErrorCode::kInvalidInput,
-         "model.family: missing: expected \"plain\", \"dilated\" or \"custom\"");
+         "model.family: missing: expected \"plain\", \"dilated\", \"strided\", \"spp\", "
+         "\"unet\", \"attention\" or \"custom\"");
   }
 
   net.shapes.push_back(sample_shape);
   for (const LayerSpec& layer : net.layers) {
-    net.shapes.push_back(OutputShape(layer, net.shapes.back()));
+    std::vector<Shape> in;
+    for (int64_t tensor : layer.inputs)
+      in.push_back(net.shapes.at(tensor));
+    net.shapes.push_back(OutputShape(layer, in));
   }
   return net;
 }
 
+namespace {
+
+// Receptive-field bookkeeping of one tensor: its RF, the input distance
+// between neighbouring positions (a power of the strides, exact in double),
+// and the effective padding.
+struct Reach {
+  int64_t rf = 1;
+  double jump = 1.0;
+  int64_t padding = 0;
+};
+
+Reach PropagateReach(const LayerSpec& layer, const std::vector<Reach>& in,
+                     const Shape& in_shape) {
+  Reach out = in[0];
+  switch (layer.kind) {
+    case LayerKind::kConv:
+    case LayerKind::kMaxPool:
+    case LayerKind::kAvgPool: {
+      int64_t window = layer.dilation * (layer.kernel - 1) + 1;
+      out.rf += static_cast<int64_t>((window - 1) * in[0].jump);
+      out.padding += static_cast<int64_t>(layer.padding * in[0].jump);
+      out.jump *= static_cast<double>(layer.stride);
+      break;
+    }
+    case LayerKind::kDeconv: {
+      int64_t taps = (layer.kernel + layer.stride - 1) / layer.stride;
+      out.rf += static_cast<int64_t>((taps - 1) * in[0].jump);
+      out.jump /= static_cast<double>(layer.stride);
+      break;
+    }
+    case LayerKind::kAttention: {
+      int64_t positions = in_shape.size() >= 2 ? in_shape.back() : 1;
+      for (const Reach& reach : in) {
+        out.rf = std::max(out.rf, reach.rf);
+        out.padding = std::max(out.padding, reach.padding);
+      }
+      out.rf += static_cast<int64_t>((positions - 1) * in[0].jump);
+      break;
+    }
+    case LayerKind::kConcat:
+    case LayerKind::kAdd:
+      for (const Reach& reach : in) {
+        out.rf = std::max(out.rf, reach.rf);
+        out.padding = std::max(out.padding, reach.padding);
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+int64_t SpatialTaps(int64_t kernel, size_t spatial_axes) {
+  int64_t taps = 1;
+  for (size_t a = 0; a < spatial_axes; ++a)
+    taps *= kernel;
+  return taps;
+}
+
+void CountLayer(const LayerSpec& layer, const Shape& in, const Shape& out,
+                NetStats* stats) {
+  size_t spatial_axes = in.size() - 1;
+  double out_elements = static_cast<double>(ShapeSize(out));
+  switch (layer.kind) {
+    case LayerKind::kConv:
+    case LayerKind::kDeconv: {
+      int64_t taps = SpatialTaps(layer.kernel, spatial_axes);
+      stats->params += layer.out * in[0] * taps + layer.out;
+      double products = layer.kind == LayerKind::kConv
+                            ? out_elements * static_cast<double>(in[0] * taps)
+                            : static_cast<double>(ShapeSize(in) * layer.out * taps);
+      stats->forward_flops += 2.0 * products;
+      if (layer.fused_relu) stats->forward_flops += out_elements;
+      stats->width = std::max(stats->width, layer.out);
+      stats->depth += 1;
+      if (layer.kind == LayerKind::kConv) {
+        stats->kernel = std::max(stats->kernel, layer.kernel);
+        stats->dilation = std::max(stats->dilation, layer.dilation);
+      }
+      break;
+    }
+    case LayerKind::kLinear:
+      stats->params += layer.out * ShapeSize(in) + layer.out;
+      stats->forward_flops += 2.0 * static_cast<double>(layer.out * ShapeSize(in));
+      break;
+    case LayerKind::kAttention: {
+      double positions = static_cast<double>(ShapeSize(in) / in[0]);
+      double channels = static_cast<double>(in[0]);
+      // Q^T K and V P^T are 2 * C * L^2 each; the softmax is L^2.
+      stats->forward_flops +=
+          4.0 * channels * positions * positions + positions * positions;
+      break;
+    }
+    case LayerKind::kPositional:
+      if (layer.learned) stats->params += ShapeSize(in);
+      stats->forward_flops += out_elements;
+      break;
+    case LayerKind::kConcat:
+      break;
+    default:
+      stats->forward_flops += out_elements;
+      break;
+  }
+}
+
+}  // namespace
+
 NetStats ComputeNetStats(const NetSpec& net) {
   NetStats stats;
-  int64_t jump = 1;
+  std::vector<Reach> reach(net.layers.size() + 1);
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const LayerSpec& layer = net.layers[i];
-    const Shape& in = net.shapes[i];
-    const Shape& out = net.shapes[i + 1];
-    int64_t spatial_axes = static_cast<int64_t>(in.size()) - 1;
-    double out_elements = static_cast<double>(ShapeSize(out));
-
-    switch (layer.kind) {
-      case LayerKind::kConv: {
-        int64_t taps = 1;
-        for (int64_t a = 0; a < spatial_axes; ++a)
-          taps *= layer.kernel;
-        stats.params += layer.out * in[0] * taps + layer.out;
-        stats.forward_flops += 2.0 * out_elements * static_cast<double>(in[0] * taps);
-        if (layer.fused_relu) stats.forward_flops += out_elements;
-        stats.width = std::max(stats.width, layer.out);
-        stats.depth += 1;
-        stats.kernel = std::max(stats.kernel, layer.kernel);
-        stats.dilation = std::max(stats.dilation, layer.dilation);
-        break;
-      }
-      case LayerKind::kLinear:
-        stats.params += layer.out * ShapeSize(in) + layer.out;
-        stats.forward_flops += 2.0 * static_cast<double>(layer.out * ShapeSize(in));
-        break;
-      default:
-        stats.forward_flops += out_elements;
-        break;
-    }
-
-    bool windowed = layer.kind == LayerKind::kConv || layer.kind == LayerKind::kMaxPool ||
-                    layer.kind == LayerKind::kAvgPool;
-    if (windowed) {
-      int64_t window = layer.dilation * (layer.kernel - 1) + 1;
-      stats.receptive_field += (window - 1) * jump;
-      jump *= layer.stride;
-    }
+    const Shape& in = net.shapes[layer.inputs[0]];
+    CountLayer(layer, in, net.shapes[i + 1], &stats);
+    std::vector<Reach> inputs;
+    for (int64_t tensor : layer.inputs)
+      inputs.push_back(reach[tensor]);
+    reach[i + 1] = PropagateReach(layer, inputs, in);
   }
-  stats.effective_stride = jump;
+  const Reach& features = reach[net.feature_layer + 1];
+  stats.receptive_field = features.rf;
+  stats.effective_stride = static_cast<int64_t>(features.jump);
+  stats.effective_padding = features.padding;
   return stats;
+}
+
+NetSpec TruncateNetSpec(const NetSpec& net, int64_t last) {
+  if (last < 0 || last >= static_cast<int64_t>(net.layers.size())) {
+    Fail(ErrorCode::kInternal, "cannot cut a network of {} layers after layer {}",
+         net.layers.size(), last);
+  }
+  NetSpec cut = net;
+  cut.layers.resize(last + 1);
+  cut.shapes.resize(last + 2);
+  cut.objective = Objective::kClass;
+  cut.num_classes = static_cast<int>(cut.shapes.back()[0]);
+  cut.feature_layer = last;
+  return cut;
 }
 
 }  // namespace scalelock

@@ -5,139 +5,10 @@
 #include <dnnl.hpp>
 #include <random>
 
+#include "model/network_impl.h"
 #include "util/error.h"
 
 namespace scalelock {
-namespace {
-
-using dnnl::memory;
-using Tag = memory::format_tag;
-constexpr memory::data_type kF32 = memory::data_type::f32;
-
-memory::dims BatchDims(int64_t batch, const Shape& shape) {
-  memory::dims dims = {batch};
-  dims.insert(dims.end(), shape.begin(), shape.end());
-  return dims;
-}
-
-Tag PlainTag(size_t ndims) {
-  switch (ndims) {
-    case 1:
-      return Tag::x;
-    case 2:
-      return Tag::nc;
-    case 3:
-      return Tag::ncw;
-    default:
-      return Tag::nchw;
-  }
-}
-
-Tag PlainWeightsTag(size_t ndims) {
-  switch (ndims) {
-    case 1:
-      return Tag::x;
-    case 2:
-      return Tag::oi;
-    case 3:
-      return Tag::oiw;
-    default:
-      return Tag::oihw;
-  }
-}
-
-dnnl::primitive_attr ScratchpadAttr(bool fused_relu = false) {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (fused_relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-  }
-  return attr;
-}
-
-// True when oneDNN chose its slow reference implementation.
-bool IsReference(const dnnl::primitive_desc_base& pd) {
-  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
-}
-
-// A primitive with its arguments bound once, executed through the C API so
-// that a step builds no argument vectors.
-struct Exec {
-  dnnl::primitive primitive;
-  std::vector<std::pair<int, memory>> bound;  // keeps the memories alive
-  std::vector<dnnl_exec_arg_t> args;
-
-  void Run(const dnnl::stream& stream) const {
-    dnnl::error::wrap_c_api(
-        dnnl_primitive_execute(primitive.get(), stream.get(),
-                               static_cast<int>(args.size()), args.data()),
-        "could not execute a primitive");
-  }
-};
-
-// One forward graph at one batch size (training or inference), plus, for
-// training, the backward graph.
-struct Pass {
-  int64_t batch = 0;
-  bool training = false;
-  memory input;                   // plain NC(H)W view of the caller's inputs
-  std::vector<memory> acts;       // acts[0] = layer 0 input, acts[i+1] = layer i out
-  std::vector<memory> diffs;      // gradients of acts (training only)
-  memory logp;                    // log-softmax of the logits, plain NC
-  std::vector<Exec> weight_sync;  // plain params -> primitive layouts
-  std::vector<Exec> forward;      // input reorder, layers, log-softmax
-  std::vector<Exec> backward;     // layers in reverse, grads -> plain params
-  bool weights_current = false;   // weight_sync ran since the last update
-  // Param copies in primitive layouts: (param index, layout, memory).
-  std::vector<std::tuple<size_t, memory::desc, memory>> weight_views;
-};
-
-}  // namespace
-
-struct Network::Impl {
-  NetSpec spec;
-  NetworkOptions options;
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  mutable dnnl::stream stream{engine};  // in-order; waited on after each pass
-  std::vector<Param> params;
-  std::vector<memory> plain_values;  // wraps params[i].value
-  std::vector<memory> plain_grads;   // wraps params[i].grad
-  std::vector<size_t> first_param;   // per layer: index of its weights, or npos
-  Pass train;
-  Pass eval;
-  std::vector<float> eval_inputs;  // eval_batch_size samples, zero-padded
-  size_t scratchpad_size = 0;
-  memory scratchpad;
-
-  Impl(const NetSpec& net_spec, const NetworkOptions& network_options);
-  void CreateParams();
-  void BuildPass(Pass* pass, int64_t batch, bool training);
-  memory BuildLayer(Pass* pass, size_t index, const memory& src_in);
-  memory BuildConv(Pass* pass, size_t index, const memory& src_in);
-  memory BuildPool(Pass* pass, size_t index, const memory& src);
-  memory BuildRelu(Pass* pass, size_t index, const memory& src);
-  memory BuildLinear(Pass* pass, size_t index, const memory& src);
-  void BuildLoss(Pass* pass);
-  void BindScratchpad();
-
-  Exec MakeExec(const dnnl::primitive& primitive,
-                std::vector<std::pair<int, memory>> bound);
-  void Track(const dnnl::primitive_desc_base& pd);
-  memory Conform(Pass* pass, const memory& src, const memory::desc& required);
-  memory WeightView(Pass* pass, size_t param, const memory::desc& required);
-  memory Reordered(Pass* pass, const memory& src, const memory::desc& required,
-                   memory target = memory());
-  memory GradTarget(size_t param, const memory::desc& layout, std::vector<Exec>* after);
-  memory DiffOf(Pass* pass, size_t act_index);
-  bool NeedsDiffSrc(size_t index) const { return index > 0 || options.input_gradient; }
-
-  void RunForward(Pass* pass);
-  double Loss(const Pass& pass, const int32_t* labels, int64_t count, bool backward,
-              int64_t* correct);
-  std::vector<float> ToPlain(const memory& mem) const;
-};
 
 Network::Impl::Impl(const NetSpec& net_spec, const NetworkOptions& network_options)
     : spec(net_spec), options(network_options) {
@@ -155,16 +26,57 @@ Network::Impl::Impl(const NetSpec& net_spec, const NetworkOptions& network_optio
   eval_inputs.assign(options.eval_batch_size * ShapeSize(spec.input), 0.0f);
 }
 
+// Sinusoidal positional table {C, spatial...}: channel pair (2i, 2i + 1)
+// holds sin and cos of position / 10000^(2i / C'). A 2D input gives the
+// first half of the channels to the row and the second half to the column,
+// with C' the channels of each half.
+std::vector<float> SinusoidTable(const Shape& shape) {
+  const int64_t channels = shape[0];
+  const int64_t positions = ShapeSize(shape) / channels;
+  const int64_t width = shape.back();
+  const bool two_d = shape.size() == 3;
+  std::vector<float> table(ShapeSize(shape));
+  for (int64_t c = 0; c < channels; ++c) {
+    int64_t half = two_d ? (channels + 1) / 2 : channels;
+    int64_t local = two_d && c >= half ? c - half : c;
+    double rate = std::pow(10000.0, -static_cast<double>(local / 2 * 2) /
+                                        static_cast<double>(std::max<int64_t>(half, 1)));
+    for (int64_t p = 0; p < positions; ++p) {
+      int64_t position = two_d ? (c >= half ? p % width : p / width) : p;
+      double angle = static_cast<double>(position) * rate;
+      table[c * positions + p] =
+          static_cast<float>(local % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  }
+  return table;
+}
+
 void Network::Impl::CreateParams() {
   std::mt19937_64 rng(options.seed);
   first_param.assign(spec.layers.size(), std::string::npos);
+  uses.assign(spec.layers.size() + 1, 0);
+  sinusoids.resize(spec.layers.size());
   params.reserve(2 * spec.layers.size());
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& layer = spec.layers[i];
-    if (layer.kind != LayerKind::kConv && layer.kind != LayerKind::kLinear) continue;
-    const Shape& in = spec.shapes[i];
+    for (int64_t tensor : layer.inputs)
+      ++uses[tensor];
+    const Shape& in = spec.shapes[layer.inputs[0]];
+    if (layer.kind == LayerKind::kPositional) {
+      sinusoids[i] = SinusoidTable(in);
+      if (!layer.learned) continue;
+      // A learned table starts as the sinusoidal one.
+      first_param[i] = params.size();
+      params.push_back(Param{fmt::format("layers[{}].positions", i), in, sinusoids[i],
+                             std::vector<float>(sinusoids[i].size(), 0.0f)});
+      continue;
+    }
+    if (layer.kind != LayerKind::kConv && layer.kind != LayerKind::kLinear &&
+        layer.kind != LayerKind::kDeconv) {
+      continue;
+    }
     std::vector<int64_t> dims = {layer.out};
-    if (layer.kind == LayerKind::kConv) {
+    if (layer.kind != LayerKind::kLinear) {
       dims.push_back(in[0]);
       dims.insert(dims.end(), in.size() - 1, layer.kernel);
     } else {
@@ -189,6 +101,7 @@ void Network::Impl::CreateParams() {
     params.push_back(std::move(bias));
   }
   for (Param& param : params) {
+    // A positional table {C, spatial...} is plain row-major like a weight.
     memory::desc md(param.dims, kF32, PlainWeightsTag(param.dims.size()));
     plain_values.emplace_back(md, engine, param.value.data());
     plain_grads.emplace_back(md, engine, param.grad.data());
@@ -281,24 +194,30 @@ void Network::Impl::BuildPass(Pass* pass, int64_t batch, bool training) {
   pass->training = training;
   pass->acts.resize(spec.layers.size() + 1);
   pass->diffs.resize(spec.layers.size() + 1);
+  pass->partials.resize(spec.layers.size() + 1);
   memory::desc input_md(BatchDims(batch, spec.input), kF32,
                         PlainTag(spec.input.size() + 1));
   pass->input = memory(input_md, engine, DNNL_MEMORY_NONE);
 
-  // Layer i reads acts[i] (set by BuildLayer after any input reorder) and
-  // writes acts[i+1]; each builder appends its backward steps in order.
+  // Layer i reads the tensors of its inputs and writes acts[i+1]; each
+  // builder appends its backward steps in order.
   std::vector<std::vector<Exec>> backward_by_layer(spec.layers.size());
-  memory current = pass->input;
+  pass->acts[0] = pass->input;
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     size_t before = pass->backward.size();
-    current = BuildLayer(pass, i, current);
+    pass->acts[i + 1] = BuildLayer(pass, i, pass->acts[InputOf(i)]);
     backward_by_layer[i].assign(pass->backward.begin() + before, pass->backward.end());
     pass->backward.resize(before);
   }
+  std::vector<Exec> input_sum;
+  if (training) input_sum = BuildGradientSums(pass, &backward_by_layer);
   for (size_t i = spec.layers.size(); i-- > 0;) {
     for (Exec& exec : backward_by_layer[i])
       pass->backward.push_back(std::move(exec));
   }
+  // The input's gradient sum, if any, runs after every layer's backward.
+  for (Exec& exec : input_sum)
+    pass->backward.push_back(std::move(exec));
   BuildLoss(pass);
 }
 
@@ -307,20 +226,27 @@ memory Network::Impl::BuildLayer(Pass* pass, size_t index, const memory& src_in)
     case LayerKind::kConv:
       return BuildConv(pass, index, src_in);
     case LayerKind::kRelu:
-      pass->acts[index] = src_in;
       return BuildRelu(pass, index, src_in);
     case LayerKind::kLinear:
-      pass->acts[index] = src_in;
       return BuildLinear(pass, index, src_in);
+    case LayerKind::kDeconv:
+      return BuildDeconv(pass, index, src_in);
+    case LayerKind::kConcat:
+      return BuildConcat(pass, index);
+    case LayerKind::kAdd:
+      return BuildAdd(pass, index);
+    case LayerKind::kPositional:
+      return BuildPositional(pass, index);
+    case LayerKind::kAttention:
+      return BuildAttention(pass, index);
     default:
-      pass->acts[index] = src_in;
       return BuildPool(pass, index, src_in);
   }
 }
 
 memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) {
   const LayerSpec& layer = spec.layers[index];
-  const Shape& in = spec.shapes[index];
+  const Shape& in = spec.shapes[InputOf(index)];
   const size_t axes = in.size() - 1;
   memory::dims strides(axes, layer.stride);
   memory::dims dilates(axes, layer.dilation - 1);  // oneDNN counts dilation from 0
@@ -343,7 +269,6 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
   Track(fwd_pd);
 
   memory src = Conform(pass, src_in, fwd_pd.src_desc());
-  pass->acts[index] = src;
   memory dst(fwd_pd.dst_desc(), engine);
   memory weights_view = WeightView(pass, weights, fwd_pd.weights_desc());
   memory bias_view = WeightView(pass, weights + 1, fwd_pd.bias_desc());
@@ -411,7 +336,7 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
                                      {DNNL_ARG_DIFF_BIAS, diff_bias}}));
   for (Exec& exec : grad_reorders)
     pass->backward.push_back(std::move(exec));
-  if (!NeedsDiffSrc(index)) return dst;
+  if (!NeedsDiffSrc(InputOf(index))) return dst;
 
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
       {dnnl::algorithm::convolution_direct, src_any, weights_any, diff_dst_any, strides,
@@ -422,7 +347,7 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
                              ? diff_dst_bwd
                              : Reordered(pass, diff_dst, bwd_data_pd.diff_dst_desc());
   memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
-  memory diff_src = DiffOf(pass, index);
+  memory diff_src = DiffSlot(pass, index, 0);
   memory diff_src_out = diff_src.get_desc() == bwd_data_pd.diff_src_desc()
                             ? diff_src
                             : memory(bwd_data_pd.diff_src_desc(), engine);
@@ -437,7 +362,7 @@ memory Network::Impl::BuildConv(Pass* pass, size_t index, const memory& src_in) 
 
 memory Network::Impl::BuildPool(Pass* pass, size_t index, const memory& src) {
   const LayerSpec& layer = spec.layers[index];
-  const Shape& in = spec.shapes[index];
+  const Shape& in = spec.shapes[InputOf(index)];
   const size_t axes = in.size() - 1;
   memory::dims kernel(axes, layer.kernel), strides(axes, layer.stride);
   memory::dims padding(axes, layer.padding);
@@ -470,13 +395,13 @@ memory Network::Impl::BuildPool(Pass* pass, size_t index, const memory& src) {
   if (!pass->training) return dst;
 
   memory diff_dst = DiffOf(pass, index + 1);
-  if (!NeedsDiffSrc(index)) return dst;
+  if (!NeedsDiffSrc(InputOf(index))) return dst;
   dnnl::pooling_backward::primitive_desc bwd_pd(
       {algorithm, src.get_desc(), dst.get_desc(), strides, kernel, padding, padding},
       ScratchpadAttr(), engine, fwd_pd);
   Track(bwd_pd);
   std::vector<std::pair<int, memory>> bwd_args = {
-      {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}};
+      {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, DiffSlot(pass, index, 0)}};
   if (workspace) bwd_args.emplace_back(DNNL_ARG_WORKSPACE, workspace);
   pass->backward.push_back(MakeExec(dnnl::pooling_backward(bwd_pd), bwd_args));
   return dst;
@@ -496,7 +421,7 @@ memory Network::Impl::BuildRelu(Pass* pass, size_t index, const memory& src) {
   if (!pass->training) return dst;
 
   memory diff_dst = DiffOf(pass, index + 1);
-  if (!NeedsDiffSrc(index)) return dst;
+  if (!NeedsDiffSrc(InputOf(index))) return dst;
   dnnl::eltwise_backward::primitive_desc bwd_pd(
       {relu, src.get_desc(), src.get_desc(), 0.0f, 0.0f}, ScratchpadAttr(), engine,
       fwd_pd);
@@ -504,7 +429,7 @@ memory Network::Impl::BuildRelu(Pass* pass, size_t index, const memory& src) {
   pass->backward.push_back(MakeExec(dnnl::eltwise_backward(bwd_pd),
                                     {{DNNL_ARG_SRC, src},
                                      {DNNL_ARG_DIFF_DST, diff_dst},
-                                     {DNNL_ARG_DIFF_SRC, DiffOf(pass, index)}}));
+                                     {DNNL_ARG_DIFF_SRC, DiffSlot(pass, index, 0)}}));
   return dst;
 }
 
@@ -529,7 +454,6 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src_in
   }
   Track(fwd_pd);
   memory src = Conform(pass, src_in, fwd_pd.src_desc());
-  pass->acts[index] = src;
   memory dst(fwd_pd.dst_desc(), engine);
   memory weights_view = WeightView(pass, weights, fwd_pd.weights_desc());
   memory bias_view = WeightView(pass, weights + 1, fwd_pd.bias_desc());
@@ -559,12 +483,12 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src_in
   for (Exec& exec : grad_reorders)
     pass->backward.push_back(std::move(exec));
 
-  if (NeedsDiffSrc(index)) {
+  if (NeedsDiffSrc(InputOf(index))) {
     dnnl::inner_product_backward_data::primitive_desc bwd_data_pd(
         {src.get_desc(), weights_any, dst.get_desc()}, ScratchpadAttr(), engine, fwd_pd);
     Track(bwd_data_pd);
     memory weights_bwd = WeightView(pass, weights, bwd_data_pd.weights_desc());
-    memory diff_src = DiffOf(pass, index);
+    memory diff_src = DiffSlot(pass, index, 0);
     memory diff_src_out = diff_src.get_desc() == bwd_data_pd.diff_src_desc()
                               ? diff_src
                               : memory(bwd_data_pd.diff_src_desc(), engine);
@@ -579,19 +503,44 @@ memory Network::Impl::BuildLinear(Pass* pass, size_t index, const memory& src_in
   return dst;
 }
 
-// Log-softmax over the classes of the plain NC logits; the loss and its
-// gradient are computed from it in Loss().
+// Brings the network output to a plain layout; for the classification
+// objectives adds the log-softmax over axis 1 (classes). In training, the
+// loss writes its gradient into the plain loss_diff, which a reorder at the
+// start of the backward list copies into the output's gradient buffer when
+// their layouts differ.
 void Network::Impl::BuildLoss(Pass* pass) {
-  memory logits = pass->acts.back();
-  auto prop = pass->training ? dnnl::prop_kind::forward_training
-                             : dnnl::prop_kind::forward_inference;
-  dnnl::softmax_v2_forward::primitive_desc pd(
-      {prop, dnnl::algorithm::softmax_log, logits.get_desc(), logits.get_desc(), 1},
-      ScratchpadAttr(), engine);
+  memory output = pass->acts.back();
+  memory::desc plain_md(output.get_desc().dims(), kF32,
+                        PlainTag(output.get_desc().dims().size()));
+  memory plain = Conform(pass, output, plain_md);
+  if (spec.objective == Objective::kRegression) {
+    pass->logp = plain;
+  } else {
+    auto prop = pass->training ? dnnl::prop_kind::forward_training
+                               : dnnl::prop_kind::forward_inference;
+    dnnl::softmax_v2_forward::primitive_desc pd(
+        {prop, dnnl::algorithm::softmax_log, plain_md, plain_md, 1}, ScratchpadAttr(),
+        engine);
+    Track(pd);
+    pass->logp = memory(pd.dst_desc(), engine);
+    pass->forward.push_back(
+        MakeExec(dnnl::softmax_v2_forward(pd),
+                 {{DNNL_ARG_SRC, plain}, {DNNL_ARG_DST, pass->logp}}));
+  }
+  if (!pass->training) return;
+
+  memory diff = DiffOf(pass, pass->acts.size() - 1);
+  if (diff.get_desc() == plain_md) {
+    pass->loss_diff = diff;
+    return;
+  }
+  pass->loss_diff = memory(plain_md, engine);
+  dnnl::reorder::primitive_desc pd(engine, plain_md, engine, diff.get_desc(),
+                                   ScratchpadAttr());
   Track(pd);
-  pass->logp = memory(pd.dst_desc(), engine);
-  pass->forward.push_back(MakeExec(dnnl::softmax_v2_forward(pd),
-                                   {{DNNL_ARG_SRC, logits}, {DNNL_ARG_DST, pass->logp}}));
+  pass->backward.insert(pass->backward.begin(),
+                        MakeExec(dnnl::reorder(pd), {{DNNL_ARG_FROM, pass->loss_diff},
+                                                     {DNNL_ARG_TO, diff}}));
 }
 
 void Network::Impl::BindScratchpad() {
@@ -621,35 +570,113 @@ void Network::Impl::RunForward(Pass* pass) {
   stream.wait();
 }
 
-// Mean negative log-likelihood of labels under pass.logp over the first count
-// rows. With backward, also writes d(mean loss)/d(logits) = (softmax -
-// onehot) / batch into the logits gradient.
-double Network::Impl::Loss(const Pass& pass, const int32_t* labels, int64_t count,
-                           bool backward, int64_t* correct) {
-  const int64_t classes = spec.num_classes;
-  const float* logp = static_cast<const float*>(pass.logp.get_data_handle());
+void Network::Impl::CheckTargets(const Targets& targets) const {
+  bool regression = spec.objective == Objective::kRegression;
+  if (regression ? targets.values == nullptr : targets.labels == nullptr) {
+    Fail(ErrorCode::kInvalidInput,
+         "network targets: expected {} for a network trained with {}",
+         regression ? "real-valued targets" : "class labels",
+         regression ? "mean squared error" : "cross-entropy");
+  }
+}
+
+// Mean loss of the first count samples of pass (see the file comment of
+// network.h for the objectives). With backward, also writes d(mean batch
+// loss)/d(output) into pass.loss_diff: (softmax - onehot) / (batch *
+// positions) for classes, 2 * (prediction - target) / (batch * outputs) for
+// regression. tally, when given, accumulates hits and absolute errors.
+double Network::Impl::Loss(const Pass& pass, const Targets& targets, int64_t count,
+                           bool backward, EvalTally* tally) {
+  const int64_t outputs = ShapeSize(spec.shapes.back());  // per sample
+  const float* out = static_cast<const float*>(pass.logp.get_data_handle());
   float* diff =
-      backward ? static_cast<float*>(pass.diffs.back().get_data_handle()) : nullptr;
+      backward ? static_cast<float*>(pass.loss_diff.get_data_handle()) : nullptr;
   double sum = 0.0;
+  if (spec.objective == Objective::kRegression) {
+    const float scale = 2.0f / static_cast<float>(pass.batch * outputs);
+    for (int64_t i = 0; i < count * outputs; ++i) {
+      double error = static_cast<double>(out[i]) - targets.values[i];
+      sum += error * error;
+      if (tally != nullptr) tally->absolute_error += std::abs(error);
+      if (diff != nullptr) diff[i] = static_cast<float>(error) * scale;
+    }
+    return sum / static_cast<double>(count * outputs);
+  }
+
+  // Classes sit on axis 1: logp[n][k][p] for position p of sample n.
+  const int64_t classes = spec.num_classes;
+  const int64_t positions = outputs / classes;
+  const float scale = 1.0f / static_cast<float>(pass.batch * positions);
   for (int64_t n = 0; n < count; ++n) {
-    int32_t label = labels[n];
-    if (label < 0 || label >= classes) {
-      Fail(ErrorCode::kInvalidInput, "label {} of sample {}: expected a class in [0, {})",
-           label, n, classes);
-    }
-    const float* row = logp + n * classes;
-    sum -= row[label];
-    if (correct != nullptr) {
-      *correct += std::max_element(row, row + classes) - row == label ? 1 : 0;
-    }
-    if (diff != nullptr) {
-      float scale = 1.0f / static_cast<float>(pass.batch);
+    for (int64_t p = 0; p < positions; ++p) {
+      int32_t label = targets.labels[n * positions + p];
+      if (label < 0 || label >= classes) {
+        Fail(ErrorCode::kInvalidInput,
+             "label {} of sample {} (position {}): expected a class in [0, {})", label, n,
+             p, classes);
+      }
+      const int64_t base = n * outputs + p;
+      sum -= out[base + label * positions];
+      int64_t best = 0;
+      for (int64_t k = 1; k < classes; ++k) {
+        if (out[base + k * positions] > out[base + best * positions]) best = k;
+      }
+      if (tally != nullptr && best == label) ++tally->correct;
+      if (diff == nullptr) continue;
       for (int64_t k = 0; k < classes; ++k) {
-        diff[n * classes + k] = (std::exp(row[k]) - (k == label ? 1.0f : 0.0f)) * scale;
+        float target = k == label ? 1.0f : 0.0f;
+        diff[base + k * positions] =
+            (std::exp(out[base + k * positions]) - target) * scale;
       }
     }
   }
-  return sum / static_cast<double>(count);
+  return sum / static_cast<double>(count * positions);
+}
+
+double Network::Impl::Step(const float* inputs, const Targets& targets, bool backward) {
+  CheckTargets(targets);
+  train.input.set_data_handle(const_cast<float*>(inputs));
+  RunForward(&train);
+  double loss = Loss(train, targets, train.batch, backward, nullptr);
+  if (!backward) return loss;
+  for (const Exec& exec : train.backward)
+    exec.Run(stream);
+  stream.wait();
+  return loss;
+}
+
+EvalResult Network::Impl::EvaluateAll(const float* inputs, const Targets& targets,
+                                      int64_t count) {
+  CheckTargets(targets);
+  const int64_t sample = ShapeSize(spec.input);
+  const int64_t outputs = ShapeSize(spec.shapes.back());
+  const int64_t labels_per_sample = outputs / spec.num_classes;
+  const int64_t batch = eval.batch;
+  double loss_sum = 0.0;
+  EvalTally tally;
+  eval.input.set_data_handle(eval_inputs.data());
+  for (int64_t start = 0; start < count; start += batch) {
+    // The last partial batch is zero-padded; only its first rows are scored.
+    int64_t rows = std::min(batch, count - start);
+    std::copy(inputs + start * sample, inputs + (start + rows) * sample,
+              eval_inputs.begin());
+    std::fill(eval_inputs.begin() + rows * sample, eval_inputs.end(), 0.0f);
+    RunForward(&eval);
+    Targets part = targets;
+    if (part.labels != nullptr) part.labels += start * labels_per_sample;
+    if (part.values != nullptr) part.values += start * outputs;
+    loss_sum += Loss(eval, part, rows, false, &tally) * static_cast<double>(rows);
+  }
+  EvalResult result;
+  if (count <= 0) return result;
+  result.loss = loss_sum / static_cast<double>(count);
+  if (spec.objective == Objective::kRegression) {
+    result.mae = tally.absolute_error / static_cast<double>(count * outputs);
+  } else {
+    result.accuracy = static_cast<double>(tally.correct) /
+                      static_cast<double>(count * labels_per_sample);
+  }
+  return result;
 }
 
 std::vector<float> Network::Impl::ToPlain(const memory& mem) const {
@@ -668,44 +695,48 @@ Network::Network(const NetSpec& spec, const NetworkOptions& options)
 Network::~Network() = default;
 
 double Network::ForwardLoss(const float* inputs, const int32_t* labels) {
-  impl_->train.input.set_data_handle(const_cast<float*>(inputs));
-  impl_->RunForward(&impl_->train);
-  return impl_->Loss(impl_->train, labels, impl_->train.batch, false, nullptr);
+  return impl_->Step(inputs, Targets{labels, nullptr}, false);
+}
+
+double Network::ForwardLoss(const float* inputs, const float* targets) {
+  return impl_->Step(inputs, Targets{nullptr, targets}, false);
 }
 
 double Network::TrainStep(const float* inputs, const int32_t* labels) {
-  Impl& net = *impl_;
-  net.train.input.set_data_handle(const_cast<float*>(inputs));
-  net.RunForward(&net.train);
-  double loss = net.Loss(net.train, labels, net.train.batch, true, nullptr);
-  for (const Exec& exec : net.train.backward)
-    exec.Run(net.stream);
-  net.stream.wait();
-  return loss;
+  return impl_->Step(inputs, Targets{labels, nullptr}, true);
+}
+
+double Network::TrainStep(const float* inputs, const float* targets) {
+  return impl_->Step(inputs, Targets{nullptr, targets}, true);
 }
 
 EvalResult Network::Evaluate(const float* inputs, const int32_t* labels, int64_t count) {
+  return impl_->EvaluateAll(inputs, Targets{labels, nullptr}, count);
+}
+
+EvalResult Network::Evaluate(const float* inputs, const float* targets, int64_t count) {
+  return impl_->EvaluateAll(inputs, Targets{nullptr, targets}, count);
+}
+
+std::vector<float> Network::BackwardFromOutput(
+    const float* inputs, const std::vector<float>& output_gradient) {
   Impl& net = *impl_;
-  const int64_t sample = ShapeSize(net.spec.input);
-  const int64_t batch = net.eval.batch;
-  double loss_sum = 0.0;
-  int64_t correct = 0;
-  net.eval.input.set_data_handle(net.eval_inputs.data());
-  for (int64_t start = 0; start < count; start += batch) {
-    // The last partial batch is zero-padded; only its first rows are scored.
-    int64_t rows = std::min(batch, count - start);
-    std::copy(inputs + start * sample, inputs + (start + rows) * sample,
-              net.eval_inputs.begin());
-    std::fill(net.eval_inputs.begin() + rows * sample, net.eval_inputs.end(), 0.0f);
-    net.RunForward(&net.eval);
-    loss_sum += net.Loss(net.eval, labels + start, rows, false, &correct) * rows;
+  const size_t expected =
+      static_cast<size_t>(net.train.batch * ShapeSize(net.spec.shapes.back()));
+  if (output_gradient.size() != expected) {
+    Fail(ErrorCode::kInvalidInput,
+         "output gradient of {} values: expected batch {} x output size {} = {}",
+         output_gradient.size(), net.train.batch, ShapeSize(net.spec.shapes.back()),
+         expected);
   }
-  EvalResult result;
-  if (count > 0) {
-    result.loss = loss_sum / static_cast<double>(count);
-    result.accuracy = static_cast<double>(correct) / static_cast<double>(count);
-  }
-  return result;
+  net.train.input.set_data_handle(const_cast<float*>(inputs));
+  net.RunForward(&net.train);
+  float* diff = static_cast<float*>(net.train.loss_diff.get_data_handle());
+  std::copy(output_gradient.begin(), output_gradient.end(), diff);
+  for (const Exec& exec : net.train.backward)
+    exec.Run(net.stream);
+  net.stream.wait();
+  return InputGradient();
 }
 
 std::vector<Param>& Network::params() {

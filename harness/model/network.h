@@ -1,5 +1,13 @@
 // Network: a NetSpec built from oneDNN primitives for training (forward,
-// softmax cross-entropy loss, backward) and for evaluation.
+// loss, backward) and for evaluation. The loss follows NetSpec::objective:
+// softmax cross-entropy per sample (kClass) or per position (kDenseClass,
+// averaged over samples and positions), or mean squared error (kRegression,
+// averaged over samples and outputs).
+//
+// A tensor read by several layers gets the sum of their gradients (a oneDNN
+// sum primitive). Attention, concatenation, addition and positional layers
+// work in plain layouts; matmul has no backward primitive, so the attention
+// backward is built from four more matmuls and a softmax backward.
 //
 // Every primitive, activation buffer and the one user-mode scratchpad are
 // created in the constructor; TrainStep and Evaluate allocate nothing.
@@ -40,8 +48,10 @@ struct NetworkOptions {
 };
 
 struct EvalResult {
-  double loss = 0.0;      // mean cross-entropy
-  double accuracy = 0.0;  // fraction of argmax(logits) == label
+  double loss = 0.0;      // mean cross-entropy, or mean squared error (kRegression)
+  double accuracy = 0.0;  // fraction of argmax(logits) == label (per position for
+                          // kDenseClass); 0 for kRegression
+  double mae = 0.0;       // mean absolute error (kRegression only)
 };
 
 class Network {
@@ -54,16 +64,28 @@ class Network {
   Network& operator=(const Network&) = delete;
 
   // Runs forward, loss and backward on batch_size samples (inputs in NCW or
-  // NCHW order, labels in [0, num_classes)). Fills every Param::grad and
-  // returns the mean cross-entropy. Throws Error(kInvalidInput) on a label
-  // out of range.
+  // NCHW order, labels in [0, num_classes): one per sample, or one per
+  // position for kDenseClass). Fills every Param::grad and returns the mean
+  // loss. Throws Error(kInvalidInput) on a label out of range or when the
+  // objective is kRegression.
   double TrainStep(const float* inputs, const int32_t* labels);
+  // The same for kRegression: targets has batch_size * num_classes values.
+  double TrainStep(const float* inputs, const float* targets);
 
   // Forward pass in training mode and the mean loss, without backward.
   double ForwardLoss(const float* inputs, const int32_t* labels);
+  double ForwardLoss(const float* inputs, const float* targets);
 
   // Evaluates count samples in inference mode, eval_batch_size at a time.
   EvalResult Evaluate(const float* inputs, const int32_t* labels, int64_t count);
+  EvalResult Evaluate(const float* inputs, const float* targets, int64_t count);
+
+  // Runs forward on batch_size inputs, then backward from output_gradient
+  // (d(something)/d(output), plain layout, batch_size * output size values)
+  // instead of from the loss, and returns the gradient at the input (plain).
+  // Also overwrites every Param::grad. Needs options.input_gradient.
+  std::vector<float> BackwardFromOutput(const float* inputs,
+                                        const std::vector<float>& output_gradient);
 
   std::vector<Param>& params();
   // Must be called after params() values change, before the next pass.
