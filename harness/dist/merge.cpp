@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <set>
 
 #include "store/schema.h"
@@ -50,7 +51,15 @@ class AttachedShard {
  public:
   AttachedShard(sqlite3* db, const std::string& path) : db_(db) {
     Statement attach(db_, "ATTACH DATABASE ? AS shard");
-    attach.Bind(1, ReadOnlyUri(path)).Run();
+    attach.Bind(1, ReadOnlyUri(path));
+    try {
+      attach.Run();
+    } catch (const Error& error) {
+      Fail(ErrorCode::kDatabase,
+           "shard '{}' is not an SQLite database or cannot be read ({}); pass only the "
+           "shard-*.sqlite files written by `scalelock run --shard`",
+           path, error.what());
+    }
     attached_ = true;
     if (sqlite3_db_readonly(db_, "shard") != 1) {
       Fail(ErrorCode::kInternal,
@@ -297,6 +306,22 @@ void CheckCompletion(Store& store, const std::vector<Experiment>* grid,
     check(experiment, hash);
 }
 
+// Checks every shard on a private in-memory connection, so a bad shard is
+// reported before the output is created or changed.
+void ValidateShards(const std::vector<std::string>& shards) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI,
+                      nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    Fail(ErrorCode::kInternal, "cannot open an in-memory SQLite database");
+  }
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
+  for (const std::string& path : shards) {
+    AttachedShard attached(db.get(), path);
+    CheckShard(db.get(), path);
+  }
+}
+
 }  // namespace
 
 MergeReport MergeShards(const std::string& output, const std::vector<std::string>& shards,
@@ -305,6 +330,7 @@ MergeReport MergeShards(const std::string& output, const std::vector<std::string
     Fail(ErrorCode::kInvalidInput, "no shard databases given; pass DIR/shard-*.sqlite");
   }
   CheckDistinct(output, shards);
+  ValidateShards(shards);
   std::unique_ptr<Store> store = Store::Open(output, Store::Mode::kReadWrite);
 
   MergeReport report;

@@ -18,21 +18,11 @@ struct RunningRun {
   int64_t attempts = 0;
 };
 
-// TODO: move runs' worker token into the versioned schema (store/schema.cpp)
-// as a runs column; until then this table is created on first use.
-void EnsureWorkerTable(Store& store) {
-  ExecSql(store.handle(),
-          "CREATE TABLE IF NOT EXISTS run_workers("
-          "run_id INTEGER PRIMARY KEY REFERENCES runs(run_id) ON DELETE CASCADE, "
-          "worker TEXT NOT NULL)");
-}
-
 std::vector<RunningRun> ListRunning(Store& store, int64_t experiment_id) {
   Statement select(store.handle(),
-                   "SELECT r.run_id, r.config_hash, coalesce(w.worker, ''), "
-                   "coalesce(r.heartbeat_at, r.started_at, 0), r.attempts FROM runs r "
-                   "LEFT JOIN run_workers w USING (run_id) "
-                   "WHERE r.experiment_id = ? AND r.status = 'running'");
+                   "SELECT run_id, config_hash, coalesce(worker, ''), "
+                   "coalesce(heartbeat_at, started_at, 0), attempts FROM runs "
+                   "WHERE experiment_id = ? AND status = 'running'");
   select.Bind(1, experiment_id);
   std::vector<RunningRun> runs;
   while (select.Step()) {
@@ -46,18 +36,11 @@ std::vector<RunningRun> ListRunning(Store& store, int64_t experiment_id) {
 
 bool ClaimRunForWorker(Store& store, int64_t run_id, const WorkerIdentity& worker,
                        const std::string& version) {
-  EnsureWorkerTable(store);
-  if (!store.ClaimRun(run_id, worker.host, version)) return false;
-  Statement record(store.handle(),
-                   "INSERT INTO run_workers(run_id, worker) VALUES (?, ?) "
-                   "ON CONFLICT(run_id) DO UPDATE SET worker = excluded.worker");
-  record.Bind(1, run_id).Bind(2, worker.Token()).Run();
-  return true;
+  return store.ClaimRun(run_id, worker.host, version, worker.Token());
 }
 
 RequeueCounts RequeueDeadRuns(Store& store, int64_t experiment_id, double stale_seconds,
                               int max_attempts) {
-  EnsureWorkerTable(store);
   Statement requeue(
       store.handle(),
       "UPDATE runs SET status = 'pending', heartbeat_at = NULL, message = ? "

@@ -12,8 +12,8 @@
 
 namespace scalelock {
 
-// Claims a pending run (Store::ClaimRun) and records the worker token in the
-// table run_workers(run_id, worker). Returns false when the run is not pending.
+// Claims a pending run (Store::ClaimRun) with the worker's token in
+// runs.worker. Returns false when the run is not pending.
 bool ClaimRunForWorker(Store& store, int64_t run_id, const WorkerIdentity& worker,
                        const std::string& version);
 

@@ -48,7 +48,10 @@ int64_t ProcessStartTicks(int64_t pid) {
   if (close == std::string::npos) return -1;
   std::istringstream fields(text.substr(close + 1));
   std::string field;
-  for (int index = 3; fields >> field; ++index) {
+  // A zombie (Z) or dead (X) process has exited even if its parent has not
+  // yet reaped it.
+  if (!(fields >> field) || field == "Z" || field == "X") return -1;
+  for (int index = 4; fields >> field; ++index) {
     if (index == 22) {
       try {
         return std::stoll(field);

@@ -20,7 +20,7 @@ struct WorkerIdentity {
   int64_t pid = 0;
   int64_t start_ticks = -1;  // process start time since boot; -1 if unreadable
 
-  // "host/boot_id/pid/start_ticks", as stored in run_workers.worker.
+  // "host/boot_id/pid/start_ticks", as stored in runs.worker.
   std::string Token() const;
 };
 
@@ -39,7 +39,8 @@ enum class WorkerLiveness {
 
 WorkerLiveness CheckWorker(const std::string& token);
 
-// Start time of a process in clock ticks since boot; -1 when it does not exist.
+// Start time of a process in clock ticks since boot; -1 when it does not
+// exist or has exited (a zombie).
 int64_t ProcessStartTicks(int64_t pid);
 
 }  // namespace scalelock
