@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <dnnl.hpp>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <utility>
 
 #include "data/task.h"
+#include "model/erf.h"
 #include "model/net_spec.h"
 #include "model/network.h"
 #include "model/optimizer.h"
@@ -27,23 +29,52 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Sample shape and class count of a task config. Building a task can read a
-// data set, so results are cached per task config (shapes do not depend on
-// the seed).
-std::pair<Shape, int> TaskGeometry(const nlohmann::json& task_config, uint64_t seed) {
+// What the network of a task must produce.
+struct TaskGeometry {
+  Shape sample_shape;
+  int outputs = 0;  // classes, or the target dimension of a regression task
+  Objective objective = Objective::kClass;
+};
+
+TaskGeometry GeometryOf(const Task& task) {
+  TaskGeometry geometry;
+  geometry.sample_shape = task.sample_shape();
+  switch (task.target_kind()) {
+    case TargetKind::kClass:
+      geometry.objective = Objective::kClass;
+      break;
+    case TargetKind::kDenseClass:
+      geometry.objective = Objective::kDenseClass;
+      break;
+    case TargetKind::kRegression:
+      geometry.objective = Objective::kRegression;
+      break;
+  }
+  geometry.outputs = geometry.objective == Objective::kRegression
+                         ? static_cast<int>(task.target_dim())
+                         : task.num_classes();
+  return geometry;
+}
+
+// Geometry of a task config. Building a task can read a data set, so results
+// are cached per task config (shapes do not depend on the seed).
+TaskGeometry CachedGeometry(const nlohmann::json& task_config, uint64_t seed) {
   static std::mutex mutex;
-  static std::map<std::string, std::pair<Shape, int>> cache;
+  static std::map<std::string, TaskGeometry> cache;
   const std::string key = task_config.dump();
   {
     std::lock_guard<std::mutex> lock(mutex);
     auto found = cache.find(key);
     if (found != cache.end()) return found->second;
   }
-  std::unique_ptr<Task> task = MakeTask(task_config, seed);
-  std::pair<Shape, int> geometry(task->sample_shape(), task->num_classes());
+  TaskGeometry geometry = GeometryOf(*MakeTask(task_config, seed));
   std::lock_guard<std::mutex> lock(mutex);
   cache.emplace(key, geometry);
   return geometry;
+}
+
+NetSpec BuildTaskNet(const nlohmann::json& model, const TaskGeometry& geometry) {
+  return BuildNetSpec(model, geometry.sample_shape, geometry.outputs, geometry.objective);
 }
 
 uint64_t ReadSeed(const nlohmann::json& run_config) {
@@ -78,6 +109,13 @@ int64_t EvalBatchSize(const NetSpec& spec, int64_t train_batch, int64_t eval_sam
   for (const Shape& shape : spec.shapes) {
     bytes_per_sample += static_cast<double>(ShapeSize(shape)) * sizeof(float);
   }
+  // An attention layer also keeps its L x L scores and probabilities.
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    if (spec.layers[i].kind != LayerKind::kAttention) continue;
+    const Shape& shape = spec.shapes[spec.layers[i].inputs[0]];
+    double positions = static_cast<double>(ShapeSize(shape) / shape[0]);
+    bytes_per_sample += 2.0 * positions * positions * sizeof(float);
+  }
   int64_t fits = static_cast<int64_t>(kEvalActivationBytes / bytes_per_sample);
   int64_t batch = std::max(train_batch, std::min<int64_t>(256, fits));
   return std::max<int64_t>(1, std::min(batch, eval_samples));
@@ -98,18 +136,18 @@ class Trainer {
     training_ = ParseTrainingConfig(Section(run_config, "training"));
     seed_ = ReadSeed(run_config);
     task_ = MakeTask(Section(run_config, "task"), seed_);
-    NetSpec spec = BuildNetSpec(Section(run_config, "model"), task_->sample_shape(),
-                                task_->num_classes());
+    geometry_ = GeometryOf(*task_);
+    spec_ = BuildTaskNet(Section(run_config, "model"), geometry_);
     NetworkOptions network_options;
     network_options.batch_size = training_.batch_size;
     network_options.eval_batch_size =
-        EvalBatchSize(spec, training_.batch_size, task_->EvalSet().size);
+        EvalBatchSize(spec_, training_.batch_size, task_->EvalSet().size);
     network_options.seed = seed_;
-    network_ = std::make_unique<Network>(spec, network_options);
+    network_ = std::make_unique<Network>(spec_, network_options);
     spdlog::debug(
         "training network: {} layers, {} params, batch {}, eval batch {}, scratchpad {} "
         "bytes, {} steps",
-        spec.layers.size(), ComputeNetStats(spec).params, training_.batch_size,
+        spec_.layers.size(), ComputeNetStats(spec_).params, training_.batch_size,
         network_options.eval_batch_size, network_->scratchpad_bytes(), training_.steps);
     optimizer_ = std::make_unique<Optimizer>(training_.optimizer, network_->params());
     wall_limit_ = training_.max_seconds;
@@ -124,7 +162,9 @@ class Trainer {
   double TrainStep(int64_t step) {
     task_->TrainBatch(step, training_.batch_size, &batch_);
     CheckBatch(batch_, step);
-    double loss = network_->TrainStep(batch_.inputs.data(), batch_.labels.data());
+    double loss = regression()
+                      ? network_->TrainStep(batch_.inputs.data(), batch_.targets.data())
+                      : network_->TrainStep(batch_.inputs.data(), batch_.labels.data());
     if (!std::isfinite(loss)) return loss;
     optimizer_->Step(&network_->params());
     network_->MarkParamsChanged();
@@ -132,6 +172,23 @@ class Trainer {
   }
 
   int64_t batch_size() const { return training_.batch_size; }
+
+  // Effective receptive field of the current parameters on up to 32
+  // evaluation samples; not measured for a net without spatial features.
+  ErfValues MeasureErfNow() const {
+    ErfValues values;
+    if (spec_.feature_layer < 0 || spec_.shapes[spec_.feature_layer + 1].size() < 2) {
+      return values;
+    }
+    const Batch& eval = task_->EvalSet();
+    int64_t count = std::min<int64_t>(32, eval.size);
+    ErfResult erf = MeasureErf(spec_, network_->params(), eval.inputs.data(), count);
+    values.measured = true;
+    values.radius50 = erf.radius50;
+    values.radius95 = erf.radius95;
+    values.ratio = erf.ratio;
+    return values;
+  }
 
   void Run(TrainOutcome* outcome, Clock::time_point start) {
     const int64_t steps = training_.steps;
@@ -189,14 +246,25 @@ class Trainer {
 
   void CheckBatch(const Batch& batch, int64_t step) const {
     size_t expected = static_cast<size_t>(training_.batch_size * sample_size());
+    size_t targets = regression() ? batch.targets.size() : batch.labels.size();
+    size_t expected_targets =
+        static_cast<size_t>(training_.batch_size * targets_per_sample());
     if (batch.size != training_.batch_size || batch.inputs.size() != expected ||
-        batch.labels.size() != static_cast<size_t>(training_.batch_size)) {
+        targets != expected_targets) {
       Fail(ErrorCode::kInternal,
-           "training batch {} has {} samples, {} input values and {} labels; expected "
+           "training batch {} has {} samples, {} input values and {} targets; expected "
            "{}, {} and {}",
-           step, batch.size, batch.inputs.size(), batch.labels.size(),
-           training_.batch_size, expected, training_.batch_size);
+           step, batch.size, batch.inputs.size(), targets, training_.batch_size, expected,
+           expected_targets);
     }
+  }
+
+  bool regression() const { return geometry_.objective == Objective::kRegression; }
+
+  // Labels (one per sample or per position) or regression values per sample.
+  int64_t targets_per_sample() const {
+    const int64_t outputs = ShapeSize(spec_.shapes.back());
+    return regression() ? outputs : outputs / spec_.num_classes;
   }
 
   int64_t sample_size() const { return ShapeSize(task_->sample_shape()); }
@@ -215,7 +283,9 @@ class Trainer {
   bool Evaluate(TrainOutcome* outcome) {
     const Batch& eval = task_->EvalSet();
     EvalResult result =
-        network_->Evaluate(eval.inputs.data(), eval.labels.data(), eval.size);
+        regression()
+            ? network_->Evaluate(eval.inputs.data(), eval.targets.data(), eval.size)
+            : network_->Evaluate(eval.inputs.data(), eval.labels.data(), eval.size);
     if (!std::isfinite(result.loss)) {
       outcome->status = RunStatus::kDiverged;
       outcome->message = fmt::format("eval loss became {} at step {} of {}", result.loss,
@@ -224,9 +294,15 @@ class Trainer {
       return false;
     }
     progress_.pending.push_back({"eval_loss", outcome->steps_done, result.loss});
-    progress_.pending.push_back({"eval_accuracy", outcome->steps_done, result.accuracy});
     outcome->final_eval_loss = result.loss;
-    outcome->final_eval_accuracy = result.accuracy;
+    if (regression()) {
+      progress_.pending.push_back({"eval_mae", outcome->steps_done, result.mae});
+      outcome->final_eval_accuracy = std::numeric_limits<double>::quiet_NaN();
+    } else {
+      progress_.pending.push_back(
+          {"eval_accuracy", outcome->steps_done, result.accuracy});
+      outcome->final_eval_accuracy = result.accuracy;
+    }
     return true;
   }
 
@@ -244,19 +320,36 @@ class Trainer {
   // in seconds from the start of TrainRun (task loading included); 0 = none.
   double wall_limit_ = 0.0;
   std::unique_ptr<Task> task_;
+  TaskGeometry geometry_;
+  NetSpec spec_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<Optimizer> optimizer_;
   Progress progress_;
   Batch batch_;  // reused by every step
 };
 
+// See ModelSummary::depth_requirement_met. The relative tolerance keeps an
+// exact power r = stride^depth on the met side despite rounding.
+int DepthRequirementMet(const nlohmann::json& model, const nlohmann::json& task) {
+  if (model["family"] != "strided" || !task.contains("lambda_min") ||
+      !task.contains("lambda_max")) {
+    return -1;
+  }
+  double ratio = task["lambda_max"].get<double>() / task["lambda_min"].get<double>();
+  int64_t stride = model.value("stride", 2);
+  int64_t depth = model.value("depth", 3);
+  double reach = std::pow(static_cast<double>(stride), static_cast<double>(depth));
+  return reach >= ratio * (1.0 - 1e-12) ? 1 : 0;
+}
+
 }  // namespace
 
 ModelSummary SummarizeRun(const nlohmann::json& run_config) {
   TrainingConfig training = ParseTrainingConfig(Section(run_config, "training"));
   const nlohmann::json& model = Section(run_config, "model");
-  auto [shape, classes] = TaskGeometry(Section(run_config, "task"), ReadSeed(run_config));
-  NetStats stats = ComputeNetStats(BuildNetSpec(model, shape, classes));
+  const nlohmann::json& task = Section(run_config, "task");
+  NetStats stats =
+      ComputeNetStats(BuildTaskNet(model, CachedGeometry(task, ReadSeed(run_config))));
 
   ModelSummary summary;
   summary.family = model["family"].get<std::string>();
@@ -266,6 +359,8 @@ ModelSummary SummarizeRun(const nlohmann::json& run_config) {
   summary.dilation = stats.dilation;
   summary.receptive_field = stats.receptive_field;
   summary.effective_stride = stats.effective_stride;
+  summary.effective_padding = stats.effective_padding;
+  summary.depth_requirement_met = DepthRequirementMet(model, task);
   summary.params = stats.params;
   summary.forward_flops = stats.forward_flops;
   summary.train_samples_seen = training.batch_size * training.steps;
@@ -307,7 +402,12 @@ TrainOutcome TrainRun(const nlohmann::json& run_config, const TrainOptions& opti
     // creates and runs primitives, so it is set before the network exists.
     omp_set_num_threads(std::max(1, options.threads));
     Trainer trainer(run_config, options);
+    outcome.erf_init = trainer.MeasureErfNow();
     trainer.Run(&outcome, start);
+    if (outcome.steps_done > 0 && (outcome.status == RunStatus::kFinished ||
+                                   outcome.status == RunStatus::kTimedOut)) {
+      outcome.erf_trained = trainer.MeasureErfNow();
+    }
   } catch (const Error& error) {
     outcome.status = RunStatus::kFailed;
     outcome.message = error.what();

@@ -1,6 +1,9 @@
 // Training of one resolved run config: builds the task and the oneDNN model,
 // runs the optimizer for training.steps steps, evaluates every
 // training.eval_every steps, and reports metrics through a callback.
+// Metrics: train_loss and eval_loss (cross-entropy, or mean squared error for
+// regression tasks), eval_accuracy (class tasks, per position for dense
+// tasks) and eval_mae (regression tasks).
 //
 // A resolved run config is a JSON object with the keys "task", "model",
 // "training" and "seed", every default filled in (see spec/spec.h).
@@ -22,9 +25,14 @@ struct ModelSummary {
   int64_t width = 0;
   int64_t depth = 0;
   int64_t kernel = 0;
-  int64_t dilation = 1;            // largest dilation in the network
-  int64_t receptive_field = 0;     // theoretical RF in input samples (per axis)
-  int64_t effective_stride = 1;    // product of strides up to the head
+  int64_t dilation = 1;           // largest dilation in the network
+  int64_t receptive_field = 0;    // theoretical RF in input samples (per axis)
+  int64_t effective_stride = 1;   // input samples between neighbouring features
+  int64_t effective_padding = 0;  // zero padding the first feature's RF reaches
+  // strided family on a task with scales: 1 when stride^depth >= r =
+  // lambda_max / lambda_min (depth >= log_s r), else 0; -1 where it does not
+  // apply (other families, or tasks without lambda_min and lambda_max).
+  int depth_requirement_met = -1;
   int64_t params = 0;              // trainable parameters, exact
   double forward_flops = 0.0;      // per sample, 2 per multiply-add
   double train_flops = 0.0;        // whole run: 3 * forward * batch * steps
@@ -44,14 +52,27 @@ struct TrainOptions {
   std::function<bool()> should_stop;
 };
 
+// Effective receptive field of the trained network at one point of the run
+// (see model/erf.h). NaN radii mean an all-zero input gradient.
+struct ErfValues {
+  bool measured = false;  // false: not computed (the run failed first, or the
+                          // network has no spatial feature layer)
+  double radius50 = 0.0;  // input samples
+  double radius95 = 0.0;  // input samples
+  double ratio = 0.0;     // (2 * radius95 + 1) / receptive_field
+};
+
 struct TrainOutcome {
   RunStatus status = RunStatus::kFailed;
   std::string message;  // stop reason with its numbers
   int64_t steps_done = 0;
   double final_train_loss = 0.0;
   double final_eval_loss = 0.0;
+  // NaN for regression tasks, which report eval_mae instead (stored NULL).
   double final_eval_accuracy = 0.0;
   double wall_seconds = 0.0;
+  ErfValues erf_init;     // before the first step, on up to 32 eval samples
+  ErfValues erf_trained;  // after the last step (also for timed-out runs)
 };
 
 // Trains one run. Never throws for a training failure: exceptions become
