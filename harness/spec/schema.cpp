@@ -293,11 +293,15 @@ void FillAndValidate(json* config, const std::string& source, const PathLocator&
   Context model_context{source, locate, "model"};
   ApplySchema(SelectSchema(FamilySchemas(), *model, "family", model_context), model,
               model_context);
-  if ((*model)["family"] == "custom") {
+  const json& family = (*model)["family"];
+  if (family == "custom") {
     CheckCustomLayers(model, *task, model_context);
-  } else {
+  } else if (family == "plain" || family == "dilated" || family == "spp") {
     CheckStack(*model, *task, model_context);
   }
+  // Other family constraints (unet input divisible by 2^depth, spp bins that
+  // fit, dense heads only on dense tasks) are checked by BuildNetSpec when
+  // the run is summarised, before anything is stored.
 
   json* training = RequireObject(config, "training", root);
   ApplySchema(TrainingSchema(), training, Context{source, locate, "training"});
