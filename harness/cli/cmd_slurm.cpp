@@ -44,8 +44,8 @@ void WriteText(const std::string& path, const std::string& text) {
   out << text;
   out.close();
   if (!out)
-    Fail(ErrorCode::kIO, "cannot write '{}'; check the folder exists and is writable",
-         path);
+    Fail(ErrorCode::kIO,
+         "writing '{}' failed; check that the folder exists and is writable", path);
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec,
                   fs::perm_options::add);
 }
@@ -57,7 +57,7 @@ std::string Submit(const std::vector<std::string>& arguments, const std::string&
     command += " " + ShellQuote(argument);
   command += " " + ShellQuote(script) + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) Fail(ErrorCode::kIO, "cannot start `{}`", command);
+  if (pipe == nullptr) Fail(ErrorCode::kIO, "starting `{}` failed", command);
   std::string output;
   char buffer[512];
   while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr)
@@ -132,7 +132,7 @@ int Slurm(const SlurmOptions& options) {
   std::error_code error;
   fs::create_directories(job.db_dir + "/logs", error);
   if (error) {
-    Fail(ErrorCode::kIO, "cannot create folder '{}/logs': {}", job.db_dir,
+    Fail(ErrorCode::kIO, "creating folder '{}/logs' failed: {}", job.db_dir,
          error.message());
   }
   fs::create_directories(fs::path(script).parent_path(), error);
@@ -174,6 +174,7 @@ CommandHandler SetupSlurm(CLI::App& app) {
   app.add_option("spec", options->spec, "experiment spec (JSON)")->required();
   AddDatabaseOption(app, &options->db);
   app.get_option("--db")->description("merged results database the merge job writes");
+
   app.add_option("--db-dir", options->db_dir,
                  "folder of the shard databases, logs and scripts "
                  "(default: results/shards/<spec name>)");
@@ -186,6 +187,7 @@ CommandHandler SetupSlurm(CLI::App& app) {
   app.add_option("--time", options->job.time_limit,
                  "wall-time limit per array task, [D-]HH:MM:SS")
       ->capture_default_str();
+
   options->job.threads_per_run = 1;
   options->job.jobs = 1;
   app.add_option("-t,--threads-per-run", options->job.threads_per_run,
@@ -194,6 +196,7 @@ CommandHandler SetupSlurm(CLI::App& app) {
   app.add_option("-j,--jobs", options->job.jobs,
                  "runs trained at once per array task; cpus-per-task = jobs x threads")
       ->capture_default_str();
+
   app.add_option("--partition", options->job.partition,
                  "Slurm partition (default: the "
                  "cluster's default)");
@@ -206,6 +209,7 @@ CommandHandler SetupSlurm(CLI::App& app) {
   app.add_option("--max-array-size", options->max_array_size,
                  "Slurm MaxArraySize; more shards are split into several arrays "
                  "(default: from `scontrol show config`, else 1001)");
+
   app.add_flag("--submit", options->submit,
                "submit the arrays and the merge job with sbatch and print their job ids");
   return [options] { return Slurm(*options); };

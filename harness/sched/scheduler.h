@@ -3,9 +3,10 @@
 //
 // Every run config is summarised (parameters, FLOPs, RF) before the database
 // is opened, so an invalid model writes nothing. Runs already finished, failed,
-// diverged or timed out are skipped; interrupted runs and runs whose worker
-// died are requeued (sched/claims.h: a dead process on this host at once, a
-// stale heartbeat elsewhere), up to max_attempts claims per run. Runs start
+// diverged or timed out are skipped. Interrupted runs and runs whose worker
+// died are requeued, up to max_attempts claims per run. A dead process on this
+// host is detected at once, a worker elsewhere by its stale heartbeat
+// (sched/claims.h). Runs start
 // longest first by training FLOPs. `jobs` runs train at once, each with
 // `threads_per_run` OpenMP threads.
 #pragma once

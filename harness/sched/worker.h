@@ -1,12 +1,12 @@
 // Worker identity recorded in each claim, and the rule that decides whether
 // the worker of a running run is dead so the run can be requeued.
 //
-// A worker is "host/boot_id/pid/start_ticks": the kernel boot id tells a
-// reboot apart, and the process start time (field 22 of /proc/PID/stat, in
-// clock ticks since boot) tells a reused pid apart. On the same host and boot,
-// a worker is dead exactly when no process with that pid and start time
-// exists, which is known at once, so a rerun right after kill -9 requeues its
-// runs. For a worker on another host only the heartbeat age can tell.
+// A worker is "host/boot_id/pid/start_ticks". The kernel boot id
+// distinguishes reboots, and the process start time (field 22 of
+// /proc/PID/stat, in clock ticks since boot) distinguishes a reused pid. On the same host
+// and boot, a worker is dead exactly when no process with that pid and start time exists,
+// which is known at once, so a rerun right after kill -9 requeues its runs. For a worker
+// on another host only the heartbeat age can tell.
 #pragma once
 
 #include <cstdint>
