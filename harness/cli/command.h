@@ -54,5 +54,6 @@ CommandHandler SetupExport(CLI::App& app);
 CommandHandler SetupRf(CLI::App& app);
 CommandHandler SetupSlurm(CLI::App& app);
 CommandHandler SetupMerge(CLI::App& app);
+CommandHandler SetupScales(CLI::App& app);
 
 }  // namespace scalelock

@@ -16,6 +16,7 @@ const std::vector<Command>& Commands() {
       {"slurm", "write an sbatch job-array script that runs a spec's grid in shards",
        SetupSlurm},
       {"merge", "merge shard databases into one results database", SetupMerge},
+      {"scales", "estimate lambda_min and lambda_max of each task's inputs", SetupScales},
   };
   return commands;
 }
