@@ -82,6 +82,9 @@ std::string DescribeField(const Field& field) {
     case Type::kArray:
       what = "an array";
       break;
+    case Type::kObject:
+      what = "an object";
+      break;
   }
   if (!field.choices.empty()) return "one of " + JoinNames(field.choices);
   bool has_min = std::isfinite(field.min);
@@ -118,6 +121,9 @@ void CheckField(const Field& field, json* value, const Context& context) {
       break;
     case Type::kArray:
       type_ok = value->is_array();
+      break;
+    case Type::kObject:
+      type_ok = value->is_object();
       break;
   }
   if (!type_ok) context.Reject(field.key, *value, DescribeField(field));
@@ -192,42 +198,27 @@ const Schema& SelectSchema(const Map& schemas, const json& section,
   return it->second;
 }
 
-void CheckMultiscale1d(const json& task, const Context& context) {
-  int64_t length = task["length"];
-  int64_t lambda_min = task["lambda_min"];
-  int64_t lambda_max = task["lambda_max"];
-  if (lambda_max < 2 * lambda_min) {
-    context.Reject("lambda_max", task["lambda_max"],
-                   fmt::format("at least 2 * lambda_min = {} so the two fine marks "
-                               "do not overlap",
-                               2 * lambda_min));
-  }
-  // Two pairs, each spanning lambda_max, must fit with a gap of at least one
-  // sample: 3 * lambda_max - 2 * lambda_min + 1 <= length (docs/tasks.md).
-  int64_t largest = (length + 2 * lambda_min - 1) / 3;
-  if (lambda_max > largest) {
-    context.Reject("lambda_max", task["lambda_max"],
-                   fmt::format("at most (length + 2 * lambda_min - 1) / 3 = {} so two "
-                               "pairs fit in task.length = {}; raise task.length to at "
-                               "least {}",
-                               largest, length, 3 * lambda_max - 2 * lambda_min + 1));
-  }
-  if (task.contains("scale_ratio")) {
-    double ratio = task["scale_ratio"];
-    double actual = static_cast<double>(lambda_max) / static_cast<double>(lambda_min);
-    if (std::fabs(ratio - actual) > 1e-9 * actual) {
-      context.Reject("scale_ratio", task["scale_ratio"],
-                     fmt::format("lambda_max / lambda_min = {} (derive lambda_max from "
-                                 "it, or drop scale_ratio)",
-                                 actual));
-    }
-  }
-}
-
-// Spatial size of one axis of a task's samples.
-int64_t TaskSpatialSize(const json& task) {
-  if (task["name"] == "fashion_mnist") return 28;
-  return task["length"].get<int64_t>();
+// Cross-field task checks; the second phase of task.transfer is validated as a
+// task config of its own.
+void ValidateTask(json* task, const Context& context) {
+  CheckTaskConfig(task, [&context](const std::string& key, const json& value,
+                                   const std::string& expected) {
+    context.Reject(key, value, expected);
+  });
+  if (!task->contains("transfer")) return;
+  Context transfer_context{context.source, context.locate, context.prefix + ".transfer"};
+  auto reject_transfer = [&transfer_context](const std::string& key, const json& value,
+                                             const std::string& expected) {
+    transfer_context.Reject(key, value, expected);
+  };
+  json phase = TransferTaskConfig(task, [&context](const std::string& key,
+                                                   const json& value,
+                                                   const std::string& expected) {
+    context.Reject(key, value, expected);
+  });
+  ApplySchema(SelectSchema(TaskSchemas(), phase, "name", transfer_context), &phase,
+              transfer_context);
+  CheckTaskConfig(&phase, reject_transfer);
 }
 
 void CheckStack(const json& model, const json& task, const Context& context) {
@@ -287,7 +278,7 @@ void FillAndValidate(json* config, const std::string& source, const PathLocator&
   Context task_context{source, locate, "task"};
   ApplySchema(SelectSchema(TaskSchemas(), *task, "name", task_context), task,
               task_context);
-  if ((*task)["name"] == "multiscale1d") CheckMultiscale1d(*task, task_context);
+  ValidateTask(task, task_context);
 
   json* model = RequireObject(config, "model", root);
   Context model_context{source, locate, "model"};

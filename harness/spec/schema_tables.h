@@ -3,6 +3,8 @@
 // added in their own files.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -12,7 +14,7 @@
 namespace scalelock {
 namespace schema {
 
-enum class Type { kInt, kNumber, kString, kArray };
+enum class Type { kInt, kNumber, kString, kArray, kObject };
 
 struct Field {
   std::string key;
@@ -36,6 +38,20 @@ const std::map<std::string, Schema>& FamilySchemas();
 const std::map<std::string, Schema>& LayerSchemas();
 // Number of classes (or outputs) of a validated task config (task_schema.cpp).
 int TaskClassCount(const nlohmann::json& task);
+
+// The task functions below live in task_schema.cpp.
+// Reports an invalid field: key relative to the section, the value found and
+// what was expected. It must throw.
+using RejectField = std::function<void(const std::string& key, const nlohmann::json& value,
+                                       const std::string& expected)>;
+// Cross-field checks of a task config whose keys passed the table; fills the
+// defaults that depend on other keys (forecast's per-source keys).
+void CheckTaskConfig(nlohmann::json* task, const RejectField& reject);
+// Task config of the second phase of task.transfer, with the override fields
+// applied; fills transfer.mode ("eval") and transfer.steps (0) when absent.
+nlohmann::json TransferTaskConfig(nlohmann::json* task, const RejectField& reject);
+// Spatial size of one axis of a validated task config's samples.
+int64_t TaskSpatialSize(const nlohmann::json& task);
 
 }  // namespace schema
 }  // namespace scalelock
