@@ -11,7 +11,7 @@ struct sqlite3;
 
 namespace scalelock {
 
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 
 // Brings a database from version `from` to kSchemaVersion inside the write
 // transaction that the caller owns. Throws Error(kDatabase) on failure.

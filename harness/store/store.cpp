@@ -136,8 +136,8 @@ void ConfigureReadWrite(sqlite3* db, const std::string& path, int64_t version) {
 const char* kInsertRun = R"sql(
 INSERT INTO runs(experiment_id, config_hash, config_json, family, task, width, depth,
                  kernel, dilation, rf, effective_stride, params, flops, train_samples,
-                 seed, lambda_min, lambda_max)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 seed, lambda_min, lambda_max, effective_padding, depth_requirement_met)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (experiment_id, config_hash) DO NOTHING)sql";
 
 void BindRun(Statement& insert, int64_t experiment_id, const RunRecord& record) {
@@ -157,7 +157,13 @@ void BindRun(Statement& insert, int64_t experiment_id, const RunRecord& record) 
       .Bind(14, record.train_samples)
       .Bind(15, record.seed)
       .Bind(16, record.lambda_min)
-      .Bind(17, record.lambda_max);
+      .Bind(17, record.lambda_max)
+      .Bind(18, record.effective_padding);
+  if (record.depth_requirement_met < 0) {
+    insert.BindNull(19);
+  } else {
+    insert.Bind(19, static_cast<int64_t>(record.depth_requirement_met));
+  }
 }
 
 void BindOptionalText(Statement& statement, int index, const std::string& text) {
@@ -300,6 +306,21 @@ bool Store::ClaimRun(int64_t run_id, const std::string& host, const std::string&
 void Store::Heartbeat(int64_t run_id) {
   Statement beat(db_, "UPDATE runs SET heartbeat_at = ? WHERE run_id = ?");
   beat.Bind(1, UnixNow()).Bind(2, run_id).Run();
+}
+
+void Store::WriteErf(int64_t run_id, const std::string& phase, double radius50,
+                     double radius95, double ratio) {
+  Statement upsert(db_,
+                   "INSERT INTO run_erf(run_id, phase, radius50, radius95, ratio) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, phase) DO UPDATE SET "
+                   "radius50 = excluded.radius50, radius95 = excluded.radius95, "
+                   "ratio = excluded.ratio");
+  upsert.Bind(1, run_id)
+      .Bind(2, phase)
+      .Bind(3, radius50)
+      .Bind(4, radius95)
+      .Bind(5, ratio);
+  upsert.Run();
 }
 
 void Store::FinishRun(int64_t run_id, const RunResult& result) {

@@ -7,8 +7,9 @@
 //        params, flops, train_samples, seed, lambda_min, lambda_max, steps,
 //        final_train_loss, final_eval_loss, final_eval_accuracy, started_at,
 //        finished_at, wall_seconds, host, worker, version, attempts,
-//        heartbeat_at),
+//        heartbeat_at, effective_padding, depth_requirement_met),
 //        UNIQUE(experiment_id, config_hash)
+//   run_erf(run_id, phase 'init' | 'trained', radius50, radius95, ratio)
 //   metrics(run_id, metric, step, value), PRIMARY KEY(run_id, metric, step)
 //   fits(fit_id, created_at, kind, experiment, family, x, form, result_json,
 //        run_ids)
@@ -45,6 +46,8 @@ struct RunRecord {
   int64_t dilation = 1;
   int64_t receptive_field = 0;
   int64_t effective_stride = 1;
+  int64_t effective_padding = 0;
+  int depth_requirement_met = -1;  // 0 or 1; -1 = does not apply (stored NULL)
   int64_t params = 0;
   double flops = 0.0;         // training FLOPs of the whole run
   int64_t train_samples = 0;  // samples seen in training
@@ -121,6 +124,11 @@ class Store {
   // Upserts on (run_id, metric, step): rewriting a step replaces its value.
   // One prepared statement is reused per point, so any batch size works.
   void WriteMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
+
+  // Upserts the effective receptive field of a run at phase "init" or
+  // "trained" (radii in input samples; NaN values are stored NULL).
+  void WriteErf(int64_t run_id, const std::string& phase, double radius50,
+                double radius95, double ratio);
 
   // Inserts a fit row stamped with the current time; returns its fit_id.
   int64_t RecordFit(const FitRecord& fit);
