@@ -49,6 +49,8 @@ RunRecord MakeRecord(const RunConfig& run, const ModelSummary& summary) {
   record.dilation = summary.dilation;
   record.receptive_field = summary.receptive_field;
   record.effective_stride = summary.effective_stride;
+  record.effective_padding = summary.effective_padding;
+  record.depth_requirement_met = summary.depth_requirement_met;
   record.params = summary.params;
   record.flops = summary.train_flops;
   record.train_samples = summary.train_samples_seen;
@@ -257,7 +259,18 @@ void TrainItem(const WorkItem& item, const SchedulerOptions& options, StoreWrite
   TrainOutcome outcome = TrainRun(item.run->config, train_options);
 
   RunResult result = ToResult(outcome);
-  writer.Post([run_id, result](Store& store) { store.FinishRun(run_id, result); });
+  ErfValues erf_init = outcome.erf_init;
+  ErfValues erf_trained = outcome.erf_trained;
+  writer.Post([run_id, result, erf_init, erf_trained](Store& store) {
+    for (const auto& [phase, erf] :
+         {std::pair<const char*, const ErfValues&>{"init", erf_init},
+          {"trained", erf_trained}}) {
+      if (erf.measured) {
+        store.WriteErf(run_id, phase, erf.radius50, erf.radius95, erf.ratio);
+      }
+    }
+    store.FinishRun(run_id, result);
+  });
   ticker.Remove(item.run_id);
   progress.Ended(
       item.run_id, item.record.config_hash, RunStatusName(outcome.status),
