@@ -1,6 +1,6 @@
 // The bad-input corpus in tests/data/bad_specs: each malformed spec or
 // command line must fail with its exit status and message and leave a
-// database that already holds results byte-identical.
+// database that already contains results byte-identical.
 #include <catch2/catch.hpp>
 #include <regex>
 

@@ -1,6 +1,6 @@
 // Unusable database files (newer schema, not SQLite, corrupt, foreign
-// tables) are rejected and left byte-identical; a new empty SQLite file gets
-// the schema; --shard partitions the grid.
+// tables) are rejected and left byte-identical. A new empty SQLite file gets
+// the schema, and --shard partitions the grid.
 #include <catch2/catch.hpp>
 #include <set>
 

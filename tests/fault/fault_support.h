@@ -66,8 +66,8 @@ inline Child Spawn(const std::vector<std::string>& args, const std::string& log)
   return child;
 }
 
-// Waits up to timeout for the child; returns its exit status, 128 + signal
-// when a signal ended it, or -1 on timeout (the child is then killed).
+// Waits up to timeout for the child and returns its exit status, or 128 +
+// signal when a signal ended it. On timeout it kills the child and returns -1.
 inline int Wait(const Child& child, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -124,19 +124,20 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
-// Polls until the query returns a count of at least one, or timeout passes.
+// Polls until the query returns a count of at least one, or timeout passes;
+// checks at least once.
 inline bool WaitForRows(const std::string& db_path, const std::string& count_sql,
                         std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (true) {
     try {
       if (std::filesystem::exists(db_path) && Db(db_path).Int(count_sql) > 0) return true;
     } catch (const std::exception&) {
       // The file may not have its tables yet.
     }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return false;
 }
 
 }  // namespace fault
