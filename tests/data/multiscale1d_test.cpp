@@ -287,7 +287,7 @@ TEST_CASE("multiscale1d invalid fields raise", "[data][multiscale1d]") {
       {"task.train_samples", [](json& c) { c["train_samples"] = 1 << 25; }},
       {"task.eval_samples", [](json& c) { c["eval_samples"] = 0; }},
       {"task.lenght", [](json& c) { c["lenght"] = 64; }},
-      {"task.name", [](json& c) { c["name"] = "multiscale2d"; }},
+      {"task.name", [](json& c) { c["name"] = "multiscale3d"; }},
   };
   for (const Case& test : cases) {
     json config = Config(64, 2, 16, 0.1);
