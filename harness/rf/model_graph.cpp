@@ -106,6 +106,119 @@ void AppendStack(const json& model, const std::string& family, const std::string
   }
 }
 
+// Appends a node reading `inputs` (indices of earlier nodes) with per-axis
+// geometry; returns its index.
+size_t AppendGraphNode(LayerGraph* graph, const std::string& name, const std::string& op,
+                       OpKind kind, const std::vector<size_t>& inputs,
+                       const std::vector<AxisGeometry>& axes) {
+  Node node;
+  node.name = name;
+  node.op = op;
+  node.kind = kind;
+  node.inputs = inputs;
+  node.axes = axes;
+  graph->nodes.push_back(node);
+  return graph->nodes.size() - 1;
+}
+
+AxisGeometry SameConv(int64_t kernel, int64_t stride) {
+  AxisGeometry conv;
+  conv.kernel = kernel;
+  conv.stride = stride;
+  conv.pad_before = conv.pad_after = (kernel - 1) / 2;
+  return conv;
+}
+
+int64_t OddKernel(const json& model, const std::string& source) {
+  int64_t kernel = ReadInt(model, "kernel", 3, 1, source, "model");
+  if (kernel % 2 == 0) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: model.kernel: invalid value {}: expected an odd integer, because \"same\" "
+         "padding (k - 1) / 2 needs k odd",
+         source, kernel);
+  }
+  return kernel;
+}
+
+// strided: per stage a conv of stride s, then layers_per_stage - 1 convs of
+// stride 1, all with "same" padding (k - 1) / 2.
+void AppendStrided(const json& model, const std::string& source, LayerGraph* graph) {
+  int64_t depth = ReadInt(model, "depth", 3, 1, source, "model");
+  int64_t kernel = OddKernel(model, source);
+  int64_t stride = ReadInt(model, "stride", 2, 2, source, "model");
+  int64_t per_stage = ReadInt(model, "layers_per_stage", 1, 1, source, "model");
+  for (int64_t stage = 1; stage <= depth; ++stage) {
+    for (int64_t layer = 1; layer <= per_stage; ++layer) {
+      AppendNode(graph, fmt::format("stage{}_conv{}", stage, layer), "conv",
+                 OpKind::kConv, SameConv(kernel, layer == 1 ? stride : 1));
+    }
+  }
+}
+
+// unet: per level convs and a 2/2 max pool down, convs at the bottom, then
+// per level a 2/2 transposed conv, a concat with that level's last conv, and
+// convs. The 1x1 dense head is left out like any head.
+void AppendUnet(const json& model, const std::string& source, LayerGraph* graph) {
+  int64_t depth = ReadInt(model, "depth", 2, 1, source, "model");
+  int64_t kernel = OddKernel(model, source);
+  int64_t convs = ReadInt(model, "convs_per_level", 2, 1, source, "model");
+  auto conv_block = [&](const std::string& where) {
+    for (int64_t c = 1; c <= convs; ++c) {
+      AppendNode(graph, fmt::format("{}_conv{}", where, c), "conv", OpKind::kConv,
+                 SameConv(kernel, 1));
+    }
+  };
+  std::vector<size_t> skips;
+  for (int64_t level = 0; level < depth; ++level) {
+    conv_block(fmt::format("down{}", level));
+    skips.push_back(graph->nodes.size() - 1);
+    AxisGeometry window;
+    window.kernel = window.stride = 2;
+    AppendNode(graph, fmt::format("down{}_pool", level), "maxpool", OpKind::kPool,
+               window);
+  }
+  conv_block("bottom");
+  for (int64_t level = depth - 1; level >= 0; --level) {
+    AxisGeometry up;
+    up.kernel = up.stride = 2;
+    AppendNode(graph, fmt::format("up{}_deconv", level), "deconv", OpKind::kDeconv, up);
+    AppendGraphNode(graph, fmt::format("up{}_concat", level), "concat", OpKind::kConcat,
+                    {graph->nodes.size() - 1, skips[level]},
+                    std::vector<AxisGeometry>(graph->dims));
+    conv_block(fmt::format("up{}", level));
+  }
+}
+
+// attention: the stem conv (stride = patch), then per block one node for
+// self-attention over all L positions of each axis: a window of L samples
+// with L - 1 zeros after the input, so every output sees every position and
+// the size stays L. The 1x1 projections, the MLP and the residual adds keep
+// every position and are left out.
+void AppendAttention(const json& model, const std::string& source, LayerGraph* graph) {
+  int64_t depth = ReadInt(model, "depth", 2, 1, source, "model");
+  int64_t kernel = OddKernel(model, source);
+  int64_t patch = ReadInt(model, "patch", 1, 1, source, "model");
+  if (graph->input_size.empty()) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: model.family \"attention\" needs the input size, because attention "
+         "spans all positions; analyse a run config with its task",
+         source);
+  }
+  AxisGeometry stem = SameConv(kernel, patch);
+  AppendNode(graph, "stem", "conv", OpKind::kConv, stem);
+  std::vector<AxisGeometry> axes;
+  for (int64_t size : graph->input_size) {
+    AxisGeometry global;
+    global.kernel = (size + 2 * stem.pad_before - kernel) / patch + 1;
+    global.pad_after = global.kernel - 1;
+    axes.push_back(global);
+  }
+  for (int64_t block = 1; block <= depth; ++block) {
+    AppendGraphNode(graph, fmt::format("attention{}", block), "attention", OpKind::kConv,
+                    {graph->nodes.size() - 1}, axes);
+  }
+}
+
 // custom: the listed layers up to the first gap or linear layer.
 void AppendCustomLayers(const json& model, const std::string& source, LayerGraph* graph) {
   if (!model.contains("layers") || !model.at("layers").is_array()) {
@@ -197,12 +310,20 @@ LayerGraph BuildModelGraph(const json& model, int dims,
   graph.name = family;
   if (family == "plain" || family == "dilated") {
     AppendStack(model, family, source, &graph);
+  } else if (family == "spp") {
+    AppendStack(model, "plain", source, &graph);  // the pyramid is the head
+  } else if (family == "strided") {
+    AppendStrided(model, source, &graph);
+  } else if (family == "unet") {
+    AppendUnet(model, source, &graph);
+  } else if (family == "attention") {
+    AppendAttention(model, source, &graph);
   } else if (family == "custom") {
     AppendCustomLayers(model, source, &graph);
   } else {
     Fail(ErrorCode::kInvalidInput,
-         "{}: model.family: invalid value \"{}\": expected "
-         "\"plain\", \"dilated\" or \"custom\"",
+         "{}: model.family: invalid value \"{}\": expected \"plain\", \"dilated\", "
+         "\"strided\", \"spp\", \"unet\", \"attention\" or \"custom\"",
          source, family);
   }
   return graph;
