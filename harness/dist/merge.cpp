@@ -111,26 +111,33 @@ void CheckShard(sqlite3* db, const std::string& path) {
   }
 }
 
-std::vector<std::string> ColumnNames(sqlite3* db, const std::string& schema) {
-  Statement info(db, "SELECT name FROM pragma_table_info('runs', ?)");
-  info.Bind(1, schema);
+std::vector<std::string> ColumnNames(sqlite3* db, const std::string& schema,
+                                     const std::string& table) {
+  Statement info(db, "SELECT name FROM pragma_table_info(?, ?)");
+  info.Bind(1, table).Bind(2, schema);
   std::vector<std::string> names;
   while (info.Step())
     names.push_back(info.ColumnText(0));
   return names;
 }
 
-// Columns of runs that both files have, except the ids the output assigns.
-std::string SharedRunColumns(sqlite3* db, const std::string& prefix) {
-  std::vector<std::string> shard = ColumnNames(db, "shard");
+// Columns of table that both files have, except run_id and experiment_id,
+// which the output assigns. Empty when either file lacks the table.
+std::string SharedColumns(sqlite3* db, const std::string& table,
+                          const std::string& prefix) {
+  std::vector<std::string> shard = ColumnNames(db, "shard", table);
   std::string list;
-  for (const std::string& name : ColumnNames(db, "main")) {
+  for (const std::string& name : ColumnNames(db, "main", table)) {
     if (name == "run_id" || name == "experiment_id") continue;
     if (std::find(shard.begin(), shard.end(), name) == shard.end()) continue;
     if (!list.empty()) list += ", ";
     list += prefix + "\"" + name + "\"";
   }
   return list;
+}
+
+std::string SharedRunColumns(sqlite3* db, const std::string& prefix) {
+  return SharedColumns(db, "runs", prefix);
 }
 
 void CountShardRuns(sqlite3* db, ShardCounts* counts) {
@@ -187,10 +194,6 @@ void ReplaceRuns(sqlite3* db) {
     replace.Bind(1, pairs.ColumnInt(0)).Bind(2, pairs.ColumnInt(1)).Run();
     replace.Reset();
   }
-  // The shard's metrics replace the output's, so no step of the old attempt remains.
-  ExecSql(db,
-          "DELETE FROM main.metrics WHERE run_id IN "
-          "(SELECT out_run FROM temp.merge_pairs WHERE action = 'replace')");
 }
 
 void InsertRuns(sqlite3* db) {
@@ -207,13 +210,25 @@ void InsertRuns(sqlite3* db) {
           "AND s.run_id = merge_pairs.shard_run) WHERE action = 'insert'");
 }
 
-void CopyMetrics(sqlite3* db) {
-  ExecSql(db,
-          "INSERT INTO main.metrics(run_id, metric, step, value) "
-          "SELECT p.out_run, x.metric, x.step, x.value FROM shard.metrics x "
-          "JOIN temp.merge_pairs p ON p.shard_run = x.run_id "
-          "WHERE p.action IN ('insert', 'replace') "
-          "ON CONFLICT(run_id, metric, step) DO UPDATE SET value = excluded.value");
+// Tables with one or more rows per run, keyed by run_id.
+constexpr const char* kRunTables[] = {"metrics", "run_erf"};
+
+// Copies the per-run rows of inserted and replaced runs. A replaced run loses
+// its old rows first, so no step of an older attempt remains.
+void CopyRunRows(sqlite3* db) {
+  for (const char* table : kRunTables) {
+    std::string columns = SharedColumns(db, table, "");
+    if (columns.empty()) continue;
+    ExecSql(db,
+            fmt::format("DELETE FROM main.\"{}\" WHERE run_id IN "
+                        "(SELECT out_run FROM temp.merge_pairs WHERE action = 'replace')",
+                        table));
+    ExecSql(db, fmt::format("INSERT OR REPLACE INTO main.\"{0}\"(run_id, {1}) "
+                            "SELECT p.out_run, {2} FROM shard.\"{0}\" x "
+                            "JOIN temp.merge_pairs p ON p.shard_run = x.run_id "
+                            "WHERE p.action IN ('insert', 'replace')",
+                            table, columns, SharedColumns(db, table, "x.")));
+  }
 }
 
 // Copies one attached shard into the output inside one transaction.
@@ -230,7 +245,7 @@ void MergeOne(Store& store, ShardCounts* counts) {
     counts->replaced = CountAction(db, "replace");
     ReplaceRuns(db);
     InsertRuns(db);
-    CopyMetrics(db);
+    CopyRunRows(db);
     ExecSql(db, "DROP TABLE temp.merge_pairs");
     store.Commit();
   } catch (...) {

@@ -1,8 +1,9 @@
 // Merging shard databases (one per Slurm array task) into one results database.
 //
 // Experiments match by name and runs by (experiment name, config_hash). A run
-// is copied when the output lacks it. A run already in the output is replaced,
-// with its metrics, only when the shard's copy has a better status: finished
+// is copied, with its rows in metrics and run_erf, when the output lacks it. A
+// run already in the output is replaced, with those rows, only when the
+// shard's copy has a better status: finished
 // beats diverged and timed_out, which beat failed, which beats interrupted and
 // running, which beat pending. Equal status keeps the output's copy, so merging
 // the same shard twice changes nothing. Fits are not merged.

@@ -63,7 +63,8 @@ inline scalelock::RunRecord Record(const std::string& hash, int64_t seed) {
 }
 
 // One run to write into a shard: its hash, the status it ends in, and the
-// final eval loss; finished runs get eval_loss at steps 10 and 20.
+// final eval loss. Ended runs get eval_loss at steps 10 and 20 and a
+// "trained" ERF row whose radius95 is 2 + loss.
 struct ShardRun {
   std::string hash;
   scalelock::RunStatus status = scalelock::RunStatus::kFinished;
@@ -87,6 +88,7 @@ inline void WriteShard(const std::string& path, const std::string& experiment,
     if (runs[i].status == RunStatus::kRunning) continue;
     store->WriteMetrics(
         ids[i], {{"eval_loss", 10, runs[i].loss + 1.0}, {"eval_loss", 20, runs[i].loss}});
+    store->WriteErf(ids[i], "trained", 1.0, 2.0 + runs[i].loss, 0.5);
     scalelock::RunResult result;
     result.status = runs[i].status;
     result.steps = 20;

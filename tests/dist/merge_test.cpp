@@ -71,6 +71,20 @@ TEST_CASE("merge two shards into new output") {
                   "WHERE r.config_hash = 'c' AND m.step = 20") == "0.3");
 }
 
+TEST_CASE("merge copies per-run ERF rows") {
+  TempDir dir;
+  WriteShard(dir.File("old.sqlite"), "grid", {{"a", RunStatus::kFailed, 9.0}});
+  WriteShard(dir.File("new.sqlite"), "grid", {{"a", RunStatus::kFinished, 0.25}, {"b"}});
+  std::string out = dir.File("merged.sqlite");
+  MergeShards(out, {dir.File("old.sqlite")}, nullptr);
+  MergeShards(out, {dir.File("new.sqlite")}, nullptr);
+
+  CHECK(QueryInt(out, "SELECT count(*) FROM run_erf") == 2);
+  CHECK(QueryText(out,
+                  "SELECT e.radius95 FROM run_erf e JOIN runs r USING (run_id) "
+                  "WHERE r.config_hash = 'a'") == "2.25");
+}
+
 TEST_CASE("merge same shard twice adds nothing") {
   TempDir dir;
   WriteShard(dir.File("shard-0.sqlite"), "grid", {{"a"}, {"b", RunStatus::kFailed}});

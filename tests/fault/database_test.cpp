@@ -108,6 +108,57 @@ TEST_CASE("database empty SQLite file migrated") {
   CHECK(Db(db).Text("PRAGMA integrity_check") == "ok");
 }
 
+// SQL that turns a current (version 2) database back into the version 1
+// layout: no run_erf table, no effective_padding or depth_requirement_met.
+const char* kDowngradeToV1 =
+    "PRAGMA journal_mode = DELETE; "
+    "DROP VIEW run_summary; DROP TABLE run_erf; "
+    "ALTER TABLE runs DROP COLUMN effective_padding; "
+    "ALTER TABLE runs DROP COLUMN depth_requirement_met; "
+    "CREATE VIEW run_summary AS SELECT run_id FROM runs; "
+    "UPDATE meta SET value = '1' WHERE key = 'schema_version'";
+
+TEST_CASE("database version 1 migrated") {
+  TempDir dir;
+  std::string spec = dir.Write("fault.json", fault::kGridSpec);
+  std::string db = dir.File("results.sqlite");
+  REQUIRE(RunCli("run " + spec + " --db " + db).status == 0);
+  Exec(db, kDowngradeToV1);
+
+  auto result = RunCli("run " + spec + " --db " + db);
+  INFO(result.output);
+  REQUIRE(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("from schema version 1 to 2"));
+  CHECK_THAT(result.output, Catch::Contains("0 runs to train (4 already ended)"));
+  Db check(db);
+  CHECK(check.Text("SELECT value FROM meta WHERE key = 'schema_version'") == "2");
+  CHECK(check.Int("SELECT count(*) FROM pragma_table_info('runs') "
+                  "WHERE name = 'effective_padding'") == 1);
+  CHECK(check.Int("SELECT count(*) FROM run_summary WHERE erf IS NULL") == 4);
+  CHECK(check.Int("SELECT count(*) FROM runs WHERE status = 'finished'") == 4);
+  CHECK(check.Text("PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("database failed migration rolled back") {
+  TempDir dir;
+  std::string spec = dir.Write("fault.json", fault::kGridSpec);
+  std::string db = dir.File("results.sqlite");
+  REQUIRE(RunCli("run " + spec + " --db " + db).status == 0);
+  // A table in the way makes the version 2 step fail after its ALTER TABLEs.
+  Exec(db, std::string(kDowngradeToV1) + "; CREATE TABLE run_erf(note TEXT)");
+
+  auto result = RunCli("run " + spec + " --db " + db);
+  INFO(result.output);
+  CHECK(result.status == 5);
+  CHECK_THAT(result.output, Catch::Contains("run_erf"));
+  Db check(db);
+  CHECK(check.Text("SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+  CHECK(check.Int("SELECT count(*) FROM pragma_table_info('runs') "
+                  "WHERE name = 'effective_padding'") == 0);
+  CHECK(check.Int("SELECT count(*) FROM runs WHERE status = 'finished'") == 4);
+  CHECK(check.Text("PRAGMA integrity_check") == "ok");
+}
+
 TEST_CASE("shard partition covers grid once") {
   TempDir dir;
   nlohmann::json spec_json = nlohmann::json::parse(fault::kGridSpec);
