@@ -52,8 +52,9 @@ json ReadJsonFile(const std::string& path) {
   }
 }
 
-// A run config has a "task" object and none of the keys of a spec; a spec is
-// expanded and each distinct task config is kept once.
+// Reads the task configs of a file. A run config has a "task" object and none
+// of the keys of a spec. A spec is expanded, and each distinct task config of an
+// experiment is kept once.
 std::vector<TaskEntry> CollectTasks(const std::string& path) {
   const json document = ReadJsonFile(path);
   const bool run_config = document.is_object() && document.contains("task") &&

@@ -3,7 +3,7 @@
 // lambda_min) and the two keys that bound its region (lambda_max apart).
 //
 // A sample is one channel of length = regions * (lambda_max - lambda_min) +
-// lambda_min samples, cut into cells of lambda_min samples. Every cell holds a
+// lambda_min samples, cut into cells of lambda_min samples. Every cell contains a
 // fine mark of polarity f (a fair coin per cell) with the profile FineMarkSign
 // (+f on the first ceil(lambda_min / 2) samples, -f on the rest). Every
 // (lambda_max / lambda_min - 1)-th cell, starting with cell 0 and ending with the

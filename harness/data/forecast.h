@@ -23,9 +23,9 @@
 //              each >= 0, default all 1), noise >= 0 (default 0.1);
 //              train_samples in [0, 2^24] (0: fresh samples per batch)
 //   seattle_temps: data_path (default the Debian path), eval_fraction in [0.05,
-//              0.5] (default 0.2); train_samples 0 (every training window) or N
-//              (the first N windows of a seeded permutation); eval_samples caps
-//              the evaluation windows, spaced evenly over the held-out part.
+//              0.5] (default 0.2). train_samples is 0 (every training window)
+//              or N (the first N windows of a seeded permutation). eval_samples
+//              caps the evaluation windows, spaced evenly over the held-out part.
 #pragma once
 
 #include <cstdint>

@@ -51,7 +51,7 @@ struct Multiscale2dParams {
 Multiscale2dParams ParseMultiscale2dParams(const nlohmann::json& task_config);
 
 // Top-left corners (row, column) of the four marks and their polarities. Marks
-// 0 and 1 form the first pair, 2 and 3 the second; axes[p] is 0 when pair p
+// 0 and 1 form the first pair, 2 and 3 the second. axes[p] is 0 when pair p
 // lies along a row (columns differ) and 1 when it lies along a column.
 struct Multiscale2dLayout {
   int64_t rows[4] = {0, 0, 0, 0};

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <complex>
+#include <cstdlib>
 #include <unsupported/Eigen/FFT>
 
 #include "util/error.h"
@@ -47,7 +47,9 @@ double ParabolicOffset(double left, double centre, double right) {
 class Fft2d {
  public:
   Fft2d(int64_t rows, int64_t cols)
-      : rows_(rows), cols_(cols), line_(static_cast<size_t>(std::max(rows, cols))),
+      : rows_(rows),
+        cols_(cols),
+        line_(static_cast<size_t>(std::max(rows, cols))),
         out_(line_.size()) {}
 
   void Forward(std::vector<Complex>* grid) { Transform(grid, true); }
@@ -102,7 +104,8 @@ Geometry ReadGeometry(const Batch& batch, const std::vector<int64_t>& shape) {
   g.channels = shape[0];
   g.rows = shape.size() == 3 ? shape[1] : 1;
   g.cols = shape.back();
-  if (batch.size < 1 || static_cast<int64_t>(batch.inputs.size()) != batch.size * g.size()) {
+  if (batch.size < 1 ||
+      static_cast<int64_t>(batch.inputs.size()) != batch.size * g.size()) {
     Fail(ErrorCode::kInvalidInput,
          "scale estimate got {} samples and {} input values, expected at least one "
          "sample of {} values",
@@ -220,8 +223,9 @@ double FeatureExtent(const Profile& profile) {
   const auto lags = static_cast<int64_t>(r.size());
   auto near_zero = [&](int64_t tau) {
     if (tau >= lags) return true;
-    const double band = std::max(kNearZeroFraction * std::fabs(r[0]),
-                                 kNearZeroSigmas * profile.error[static_cast<size_t>(tau)]);
+    const double band =
+        std::max(kNearZeroFraction * std::fabs(r[0]),
+                 kNearZeroSigmas * profile.error[static_cast<size_t>(tau)]);
     return std::fabs(r[static_cast<size_t>(tau)]) <= band;
   };
 
@@ -292,7 +296,8 @@ PairPeak FindPairPeak(const AutocorrelationStats& stats, const Geometry& g,
   };
   const int64_t limit = along_rows ? g.rows : g.cols;
   double offset = 0.0;
-  if (length + 1 < limit && length - 1 >= start) offset = ParabolicOffset(at(-1), at(0), at(1));
+  if (length + 1 < limit && length - 1 >= start)
+    offset = ParabolicOffset(at(-1), at(0), at(1));
   peak.lag = static_cast<double>(length) + offset;
 
   const auto middle = searched.begin() + static_cast<std::ptrdiff_t>(searched.size() / 2);
@@ -433,8 +438,8 @@ ScaleEstimate EstimateScales(const Batch& batch, const std::vector<int64_t>& sam
 
 ScaleEstimate EstimateTaskScales(Task& task, int64_t samples, ScaleMethod method) {
   if (samples < 1) {
-    Fail(ErrorCode::kInvalidInput, "scale estimate samples = {} is invalid: expected >= 1",
-         samples);
+    Fail(ErrorCode::kInvalidInput,
+         "scale estimate samples = {} is invalid: expected >= 1", samples);
   }
   if (method == ScaleMethod::kAuto) {
     method = task.target_kind() == TargetKind::kRegression ? ScaleMethod::kPeriods

@@ -16,9 +16,9 @@
 //             the Chebyshev length of the best 2D lag.
 //   periods   Inputs made of periodic components (forecast). The mean power
 //             spectrum (Hann window, 16x zero padding) has one peak per
-//             component; lambda_min and lambda_max are the shortest and the
-//             longest period among the peaks holding at least 5% of the
-//             largest peak's power, located by parabolic interpolation of the
+//             component. lambda_min and lambda_max are the shortest and the
+//             longest period among the peaks with at least 5% of the largest
+//             peak's power. Peaks are located by parabolic interpolation of the
 //             log power.
 // kAuto picks periods for kRegression tasks and features otherwise.
 // Pure functions of their inputs; thread-safe.
