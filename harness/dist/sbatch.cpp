@@ -111,9 +111,12 @@ std::string ArrayScript(const SlurmJobOptions& options) {
   text += "shard=$((SLURM_ARRAY_TASK_ID + ${SCALELOCK_SHARD_OFFSET:-0}))\n";
   // exec, so Slurm's SIGTERM at the time limit reaches scalelock, which then
   // stores its running runs as interrupted; a resubmission resumes them.
+  // Only this task writes its shard database, so a run still marked running
+  // when the task starts belongs to a dead task (killed after the SIGTERM
+  // grace time, maybe on another node): --stale-seconds 0 requeues it at once.
   text += fmt::format(
       "exec {} run {} --shard \"$shard/{}\" --db {}\"/shard-$shard.sqlite\" --jobs {} "
-      "--threads-per-run {}\n",
+      "--threads-per-run {} --stale-seconds 0\n",
       ShellQuote(options.binary), ShellQuote(options.spec), options.shards,
       ShellQuote(options.db_dir), options.jobs, options.threads_per_run);
   return text;

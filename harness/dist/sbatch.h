@@ -1,8 +1,9 @@
 // Slurm job-array scripts for running a spec's grid in shards.
 //
-// Array task i runs `scalelock run SPEC --shard i/N --db DIR/shard-i.sqlite`,
-// so each task writes its own SQLite file and no two processes on different
-// nodes share one. A merge job, submitted with --dependency=afterany on every
+// Array task i runs `scalelock run SPEC --shard i/N --db DIR/shard-i.sqlite
+// --stale-seconds 0`, so each task writes its own SQLite file and no two
+// processes on different nodes share one. Submitting the same array twice at
+// once breaks that rule. A merge job, submitted with --dependency=afterany on every
 // array, runs `scalelock merge OUT --spec SPEC DIR/shard-*.sqlite` and judges
 // completion from the shard databases, not from the tasks' exit codes.
 // Array indexes must stay below Slurm's MaxArraySize, so a grid of more shards

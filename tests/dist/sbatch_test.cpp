@@ -74,9 +74,9 @@ TEST_CASE("sbatch array task runs its shard") {
 
   std::string output = Shell("SLURM_ARRAY_TASK_ID=7 SCALELOCK_SHARD_OFFSET=2000 bash " +
                              dir.File("array.sbatch"));
-  CHECK(output == "run " + dir.path() + "/my spec.json --shard 2007/2500 --db " +
-                      dir.path() +
-                      "/shards/shard-2007.sqlite --jobs 2 --threads-per-run 3\n");
+  CHECK(output ==
+        "run " + dir.path() + "/my spec.json --shard 2007/2500 --db " + dir.path() +
+            "/shards/shard-2007.sqlite --jobs 2 --threads-per-run 3 --stale-seconds 0\n");
   CHECK(Shell("bash " + dir.File("array.sbatch") + " 2>&1") ==
         "not an array task: submit this script with sbatch --array\n");
 }
