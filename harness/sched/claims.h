@@ -27,6 +27,8 @@ struct RequeueCounts {
 // stale_seconds. A dead run with fewer than max_attempts claims goes back to
 // pending; one with max_attempts or more becomes failed with a message naming
 // the worker. Throws Error(kDatabase) on SQLite failure.
+// NOTE: RunGrid calls this once per experiment when it starts, so a run whose
+// worker dies stays running until the next `scalelock run` on the database.
 RequeueCounts RequeueDeadRuns(Store& store, int64_t experiment_id, double stale_seconds,
                               int max_attempts);
 
