@@ -9,6 +9,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "data/task.h"
@@ -136,6 +138,11 @@ class Trainer {
     training_ = ParseTrainingConfig(Section(run_config, "training"));
     seed_ = ReadSeed(run_config);
     task_ = MakeTask(Section(run_config, "task"), seed_);
+    transfer_ = ReadTransferPhase(Section(run_config, "task"));
+    if (transfer_) {
+      transfer_task_ = MakeTask(transfer_->task, seed_);
+      CheckTransferCompatible(*task_, *transfer_task_);
+    }
     geometry_ = GeometryOf(*task_);
     spec_ = BuildTaskNet(Section(run_config, "model"), geometry_);
     NetworkOptions network_options;
@@ -218,6 +225,54 @@ class Trainer {
     outcome->message = fmt::format("finished {} steps", steps);
   }
 
+  // Runs the second phase of a transfer run (task.transfer, docs/tasks.md)
+  // after a finished first phase: `steps` fine-tuning steps on the second task
+  // ("finetune" only), then an evaluation on its evaluation set. Its metrics
+  // are named "transfer_<metric>" and its steps continue after the first
+  // phase's. The outcome keeps the first phase's final losses. A stop or a
+  // divergence in this phase sets the outcome's status and message.
+  void RunTransfer(TrainOutcome* outcome, Clock::time_point start) {
+    if (!transfer_ || outcome->status != RunStatus::kFinished) return;
+    TrainOutcome phase = *outcome;
+    std::swap(task_, transfer_task_);  // TrainStep and Evaluate read task_
+    metric_prefix_ = "transfer_";
+    const int64_t first_steps = outcome->steps_done;
+    bool stopped = false;
+    for (int64_t step = 0; step < transfer_->steps; ++step) {
+      if (StopRequested(&phase, first_steps + step, start)) {
+        stopped = true;
+        break;
+      }
+      double loss = TrainStep(step);
+      if (!std::isfinite(loss)) {
+        phase.status = RunStatus::kDiverged;
+        phase.message = fmt::format("train loss became {} at step {}", loss, step + 1);
+        stopped = true;
+        break;
+      }
+      phase.steps_done = first_steps + step + 1;
+      progress_.loss_sum += loss;
+      progress_.loss_count += 1;
+    }
+    if (!stopped) {
+      LogTrainLoss(&phase);
+      stopped = !Evaluate(&phase);
+    }
+    Emit();
+    std::swap(task_, transfer_task_);
+    metric_prefix_.clear();
+
+    outcome->steps_done = phase.steps_done;
+    if (phase.status != RunStatus::kFinished) {
+      outcome->status = phase.status;
+      outcome->message = "transfer phase: " + phase.message;
+      return;
+    }
+    outcome->message += fmt::format(", then transfer ({}) with {} steps",
+                                    transfer_->mode, transfer_->steps);
+    spdlog::debug("transfer phase done: eval loss {:.4g}", phase.final_eval_loss);
+  }
+
  private:
   // Checks should_stop and the wall limit before a step; on a stop, logs the
   // partial window (and, on a timeout, evaluates) and fills the outcome.
@@ -272,7 +327,7 @@ class Trainer {
   void LogTrainLoss(TrainOutcome* outcome) {
     if (progress_.loss_count == 0) return;
     double mean = progress_.loss_sum / static_cast<double>(progress_.loss_count);
-    progress_.pending.push_back({"train_loss", outcome->steps_done, mean});
+    progress_.pending.push_back({metric_prefix_ + "train_loss", outcome->steps_done, mean});
     outcome->final_train_loss = mean;
     progress_.loss_sum = 0.0;
     progress_.loss_count = 0;
@@ -293,14 +348,16 @@ class Trainer {
       Emit();
       return false;
     }
-    progress_.pending.push_back({"eval_loss", outcome->steps_done, result.loss});
+    progress_.pending.push_back(
+        {metric_prefix_ + "eval_loss", outcome->steps_done, result.loss});
     outcome->final_eval_loss = result.loss;
     if (regression()) {
-      progress_.pending.push_back({"eval_mae", outcome->steps_done, result.mae});
+      progress_.pending.push_back(
+          {metric_prefix_ + "eval_mae", outcome->steps_done, result.mae});
       outcome->final_eval_accuracy = std::numeric_limits<double>::quiet_NaN();
     } else {
       progress_.pending.push_back(
-          {"eval_accuracy", outcome->steps_done, result.accuracy});
+          {metric_prefix_ + "eval_accuracy", outcome->steps_done, result.accuracy});
       outcome->final_eval_accuracy = result.accuracy;
     }
     return true;
@@ -320,6 +377,10 @@ class Trainer {
   // in seconds from the start of TrainRun (task loading included); 0 = none.
   double wall_limit_ = 0.0;
   std::unique_ptr<Task> task_;
+  // Second phase of a transfer run and its task; empty without task.transfer.
+  std::optional<TransferPhase> transfer_;
+  std::unique_ptr<Task> transfer_task_;
+  std::string metric_prefix_;  // "transfer_" while the second phase runs
   TaskGeometry geometry_;
   NetSpec spec_;
   std::unique_ptr<Network> network_;
@@ -408,6 +469,7 @@ TrainOutcome TrainRun(const nlohmann::json& run_config, const TrainOptions& opti
                                    outcome.status == RunStatus::kTimedOut)) {
       outcome.erf_trained = trainer.MeasureErfNow();
     }
+    trainer.RunTransfer(&outcome, start);
   } catch (const Error& error) {
     outcome.status = RunStatus::kFailed;
     outcome.message = error.what();
