@@ -1,9 +1,9 @@
 // Effective receptive field (Luo, Li, Urtasun and Zemel, "Understanding the
 // Effective Receptive Field in Deep Convolutional Neural Networks", 2016).
 //
-// A unit gradient is set at the central position of the feature layer
-// (NetSpec::feature_layer; centre index (n - 1) / 2 per axis, every channel)
-// and propagated back to the input. |d/d input| is averaged over samples and
+// A unit gradient is set at every channel of the central position of the
+// feature layer (NetSpec::feature_layer), index (n - 1) / 2 per axis. It is
+// propagated back to the input. |d/d input| is averaged over samples and
 // input channels into a map over input positions. Around the map's centre of
 // mass (rounded to a position), the radius r_m is the Chebyshev distance
 // (per axis, so a square in 2D) whose box holds the fraction m of the total,

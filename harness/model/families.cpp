@@ -72,9 +72,9 @@ int64_t OddKernel(const json& model, int64_t fallback) {
 }
 
 // Head on the feature tensor: "gap" (global average pool, linear), "flatten"
-// (linear on all features), "regression" (as flatten; needs a regression
-// task) or "dense" (1x1 conv per position; needs a dense task and a trunk
-// that keeps the input resolution).
+// (linear on all features), "regression" (as flatten, for regression tasks)
+// or "dense" (1x1 conv per position). A dense head needs a dense task and a
+// trunk that keeps the input resolution.
 void AppendHead(const std::string& head, const Shape& feature_shape,
                 const Shape& sample_shape, int num_classes, Objective objective,
                 LayerList* list) {
@@ -181,9 +181,8 @@ Expansion ExpandStack(const json& model, bool dilated, const Shape& sample_shape
   return Finish(&list, feature_layer);
 }
 
-// strided: `depth` stages; each starts with a conv of stride s and 'same'
-// padding and has layers_per_stage convs in all, so the effective stride is
-// s^depth.
+// strided: `depth` stages of layers_per_stage convs with 'same' padding. The
+// first conv of each stage has stride s, so the effective stride is s^depth.
 Expansion ExpandStrided(const json& model, const Shape& sample_shape, int num_classes,
                         Objective objective) {
   int64_t depth = ReadInt(model, "depth", "model", 3, 1);

@@ -129,9 +129,9 @@ int64_t WindowOutput(int64_t size, int64_t window, int64_t stride, int64_t paddi
 }
 
 // Concatenation joins the per-sample vectors of its inputs. When every input
-// is spatial with the same spatial sizes, that is a channel concatenation in
-// NC(H)W order, and the output keeps the spatial axes; otherwise the output
-// is a flat feature vector.
+// is spatial with the same spatial sizes, this is a channel concatenation in
+// NC(H)W order and the output keeps the spatial axes. Otherwise the output is
+// a flat feature vector.
 Shape ConcatShape(const LayerSpec& layer, const std::vector<Shape>& in) {
   if (in.size() < 2) RejectInputs(layer, in, "at least two inputs");
   bool channel_concat = in[0].size() >= 2;

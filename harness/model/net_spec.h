@@ -92,14 +92,14 @@ struct NetStats {
   // NetSpec::feature_layer), the largest over all paths: a conv or pool adds
   // (d(k-1)+1 - 1) * jump, a deconv with kernel k and stride s adds
   // (ceil(k/s) - 1) * jump / s, an attention layer over L positions adds
-  // (L - 1) * jump, so every output sees the whole input.
+  // (L - 1) * jump, so every output depends on the whole input.
   int64_t receptive_field = 1;
   int64_t effective_stride = 1;  // input samples between neighbouring features
   // Zero-padding samples left of input position 0 that the first feature's
   // receptive field reaches: sum over windowed layers of padding * jump,
   // the largest over all paths. A padded sample after a transposed conv
-  // counts at its own spacing; the rf module instead maps it back through the
-  // transposed conv, so for U-Nets it reports more.
+  // counts at its own spacing. The rf module maps it back through the
+  // transposed conv instead, so for U-Nets it reports more.
   int64_t effective_padding = 0;
   int64_t width = 0;     // largest conv or deconv output channel count
   int64_t depth = 0;     // number of conv and deconv layers

@@ -27,7 +27,7 @@ Network::Impl::Impl(const NetSpec& net_spec, const NetworkOptions& network_optio
 }
 
 // Sinusoidal positional table {C, spatial...}: channel pair (2i, 2i + 1)
-// holds sin and cos of position / 10000^(2i / C'). A 2D input gives the
+// contains sin and cos of position / 10000^(2i / C'). A 2D input gives the
 // first half of the channels to the row and the second half to the column,
 // with C' the channels of each half.
 std::vector<float> SinusoidTable(const Shape& shape) {
@@ -42,7 +42,8 @@ std::vector<float> SinusoidTable(const Shape& shape) {
     double rate = std::pow(10000.0, -static_cast<double>(local / 2 * 2) /
                                         static_cast<double>(std::max<int64_t>(half, 1)));
     for (int64_t p = 0; p < positions; ++p) {
-      int64_t position = two_d ? (c >= half ? p % width : p / width) : p;
+      int64_t position = p;
+      if (two_d) position = c >= half ? p % width : p / width;
       double angle = static_cast<double>(position) * rate;
       table[c * positions + p] =
           static_cast<float>(local % 2 == 0 ? std::sin(angle) : std::cos(angle));

@@ -191,7 +191,7 @@ void AppendUnet(const json& model, const std::string& source, LayerGraph* graph)
 
 // attention: the stem conv (stride = patch), then per block one node for
 // self-attention over all L positions of each axis: a window of L samples
-// with L - 1 zeros after the input, so every output sees every position and
+// with L - 1 zeros after the input, so every output depends on every position and
 // the size stays L. The 1x1 projections, the MLP and the residual adds keep
 // every position and are left out.
 void AppendAttention(const json& model, const std::string& source, LayerGraph* graph) {

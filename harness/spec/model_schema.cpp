@@ -11,6 +11,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
   static const Field pool = {"pool", Type::kString, "none",
                              -kInf,  kInf,          {"none", "max", "avg"}};
   static const Field pool_every = {"pool_every", Type::kInt, 0, 0, 64};
+
   static const Schema stack = {family,
                                {"depth", Type::kInt, 4, 1, 64},
                                kernel,
@@ -23,6 +24,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                 -kInf,
                                 kInf,
                                 {"gap", "flatten", "dense", "regression"}}};
+
   static const Schema strided = {
       family,
       {"depth", Type::kInt, 3, 1, 16},
@@ -31,6 +33,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
       {"stride", Type::kInt, 2, 2, 16},
       {"layers_per_stage", Type::kInt, 1, 1, 16},
       {"head", Type::kString, "gap", -kInf, kInf, {"gap", "flatten", "regression"}}};
+
   static const Schema spp = {
       family,
       {"depth", Type::kInt, 4, 1, 64},
@@ -41,6 +44,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
       {"levels", Type::kArray, json::array({1, 2, 4})},
       {"spp_pool", Type::kString, "max", -kInf, kInf, {"max", "avg"}},
       {"head", Type::kString, "spp", -kInf, kInf, {"spp", "regression"}}};
+
   // head has no default: a dense task gets "dense", any other task "gap".
   static const Schema unet = {family,
                               {"depth", Type::kInt, 2, 1, 8},
@@ -55,6 +59,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                {"gap", "flatten", "dense", "regression"},
                                false,
                                true}};
+
   static const Schema attention = {family,
                                    {"depth", Type::kInt, 2, 1, 16},
                                    kernel,
@@ -72,6 +77,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                     -kInf,
                                     kInf,
                                     {"gap", "flatten", "dense", "regression"}}};
+
   static const std::map<std::string, Schema> schemas = {
       {"plain", stack},
       {"dilated", stack},

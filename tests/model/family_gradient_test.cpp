@@ -22,9 +22,9 @@ struct FamilyCheck {
   GradientCheck input;
   std::vector<GradientCheck> params;
   std::vector<std::string> names;
-  // Per param: the key projection's bias, whose exact gradient is 0 because
-  // it shifts every score of a query row by the same amount (softmax
-  // invariance); central differences only see float32 noise there.
+  // Per param: true for the key projection's bias. Its exact gradient is 0
+  // because it shifts every score of a query row by the same amount, which
+  // the softmax ignores, so central differences only see float32 noise.
   std::vector<bool> zero_gradient;
 };
 

@@ -101,6 +101,7 @@ TrainResult TrainOnTask(Task* task, const json& model, int64_t steps) {
   int outputs = objective == Objective::kRegression ? static_cast<int>(task->target_dim())
                                                     : task->num_classes();
   NetSpec spec = BuildNetSpec(model, task->sample_shape(), outputs, objective);
+
   NetworkOptions options;
   options.batch_size = 32;
   options.eval_batch_size = 64;
@@ -109,6 +110,7 @@ TrainResult TrainOnTask(Task* task, const json& model, int64_t steps) {
   OptimizerConfig config;
   config.lr = 3e-3;
   Optimizer optimizer(config, net.params());
+
   const Batch& eval = task->EvalSet();
   auto evaluate = [&] {
     return objective == Objective::kRegression
@@ -117,6 +119,7 @@ TrainResult TrainOnTask(Task* task, const json& model, int64_t steps) {
   };
   TrainResult result;
   result.before = evaluate();
+
   Batch batch;
   for (int64_t step = 0; step < steps; ++step) {
     task->TrainBatch(step, 32, &batch);
@@ -129,6 +132,7 @@ TrainResult TrainOnTask(Task* task, const json& model, int64_t steps) {
     net.MarkParamsChanged();
   }
   result.after = evaluate();
+
   std::printf("%-9s %s: eval loss %.4f -> %.4f, accuracy %.3f, mae %.4f\n",
               model["family"].get<std::string>().c_str(),
               objective == Objective::kRegression ? "regression" : "dense",
