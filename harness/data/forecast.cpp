@@ -222,7 +222,7 @@ void ForecastTask::BuildSeattle(uint64_t seed) {
     series_[t] = static_cast<float>(((*raw)[t] - mean) / deviation);
   }
 
-  // Training windows lie in [0, train_length_); a subset is a prefix of a
+  // Training windows lie in [0, train_length_). A subset is a prefix of a
   // seeded permutation, so smaller subsets of one seed are nested.
   const int64_t starts = train_length_ - window + 1;
   SplitMix64 rng(SeedFor(seed, kSubsetStream, 0));

@@ -316,7 +316,10 @@ ScaleEstimate EstimateFeatures(const Batch& batch, const Geometry& g) {
       1, static_cast<int64_t>(std::ceil(kPairSearchStart * estimate.lambda_min)));
   const PairPeak peak = FindPairPeak(stats, g, start);
   if (peak.contrast > 0.0) {
-    estimate.lambda_max = peak.lag + estimate.lambda_min;
+    // A span cannot exceed the input; it would when a feature's lobe reaches
+    // across the whole input (as in fashion_mnist).
+    const auto extent = static_cast<double>(std::max(g.rows, g.cols));
+    estimate.lambda_max = std::min(peak.lag + estimate.lambda_min, extent);
     estimate.contrast = peak.contrast;
   }
   return estimate;

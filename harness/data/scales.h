@@ -8,8 +8,9 @@
 //             autocorrelation R(tau) = E[sum_t x_t x_(t+tau)] returns to zero,
 //             after its negative side lobe if it has one. lambda_max is the end
 //             to end span of the most consistent pair of features: tau* +
-//             lambda_min, where tau* > lambda_min maximizes the mean squared
-//             per-sample autocorrelation S(tau) = E[(sum_t x_t x_(t+tau))^2].
+//             lambda_min (at most the input's extent), where tau* >= 0.85 *
+//             lambda_min maximizes the mean squared per-sample
+//             autocorrelation S(tau) = E[(sum_t x_t x_(t+tau))^2].
 //             S is used because the sign of a pair's correlation can vary
 //             between samples (as in the XOR tasks), which cancels it in R.
 //             In 2D, lambda_min comes from the axis profiles of R and tau* is
