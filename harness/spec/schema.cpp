@@ -201,21 +201,19 @@ const Schema& SelectSchema(const Map& schemas, const json& section,
 // Cross-field task checks; the second phase of task.transfer is validated as a
 // task config of its own.
 void ValidateTask(json* task, const Context& context) {
-  CheckTaskConfig(task, [&context](const std::string& key, const json& value,
-                                   const std::string& expected) {
+  auto reject = [&context](const std::string& key, const json& value,
+                           const std::string& expected) {
     context.Reject(key, value, expected);
-  });
+  };
+  CheckTaskConfig(task, reject);
   if (!task->contains("transfer")) return;
+
   Context transfer_context{context.source, context.locate, context.prefix + ".transfer"};
   auto reject_transfer = [&transfer_context](const std::string& key, const json& value,
                                              const std::string& expected) {
     transfer_context.Reject(key, value, expected);
   };
-  json phase = TransferTaskConfig(task, [&context](const std::string& key,
-                                                   const json& value,
-                                                   const std::string& expected) {
-    context.Reject(key, value, expected);
-  });
+  json phase = TransferTaskConfig(task, reject);
   ApplySchema(SelectSchema(TaskSchemas(), phase, "name", transfer_context), &phase,
               transfer_context);
   CheckTaskConfig(&phase, reject_transfer);

@@ -268,8 +268,8 @@ class Trainer {
       outcome->message = "transfer phase: " + phase.message;
       return;
     }
-    outcome->message += fmt::format(", then transfer ({}) with {} steps",
-                                    transfer_->mode, transfer_->steps);
+    outcome->message += fmt::format(", then transfer ({}) with {} steps", transfer_->mode,
+                                    transfer_->steps);
     spdlog::debug("transfer phase done: eval loss {:.4g}", phase.final_eval_loss);
   }
 
@@ -327,7 +327,8 @@ class Trainer {
   void LogTrainLoss(TrainOutcome* outcome) {
     if (progress_.loss_count == 0) return;
     double mean = progress_.loss_sum / static_cast<double>(progress_.loss_count);
-    progress_.pending.push_back({metric_prefix_ + "train_loss", outcome->steps_done, mean});
+    progress_.pending.push_back(
+        {metric_prefix_ + "train_loss", outcome->steps_done, mean});
     outcome->final_train_loss = mean;
     progress_.loss_sum = 0.0;
     progress_.loss_count = 0;
