@@ -340,16 +340,32 @@ LayerGraph BuildRunConfigGraph(const json& config, const std::string& source) {
   std::string name = ReadString(task, "name", "", source, "task");
   int dims = 0;
   std::vector<int64_t> input_size;
+  // Input sizes follow the task builders in harness/data (and
+  // TaskSpatialSize in harness/spec/task_schema.cpp).
   if (name == "fashion_mnist") {
     dims = 2;
     input_size = {28, 28};
+  } else if (name == "multiscale2d") {
+    dims = 2;
+    int64_t size = ReadInt(task, "size", 32, 1, source, "task");
+    input_size = {size, size};
   } else if (name == "multiscale1d") {
     dims = 1;
     input_size = {ReadInt(task, "length", 64, 1, source, "task")};
+  } else if (name == "dense1d") {
+    dims = 1;
+    int64_t lambda_min = ReadInt(task, "lambda_min", 1, 1, source, "task");
+    int64_t lambda_max = ReadInt(task, "lambda_max", 2, 2, source, "task");
+    int64_t regions = ReadInt(task, "regions", 4, 1, source, "task");
+    input_size = {regions * (lambda_max - lambda_min) + lambda_min};
+  } else if (name == "forecast") {
+    dims = 1;
+    input_size = {ReadInt(task, "context", 64, 1, source, "task")};
   } else {
     Fail(ErrorCode::kInvalidInput,
-         "{}: task.name: invalid value \"{}\": expected "
-         "\"multiscale1d\" or \"fashion_mnist\"; for other inputs write a layer graph",
+         "{}: task.name: invalid value \"{}\": expected \"multiscale1d\", "
+         "\"multiscale2d\", \"dense1d\", \"forecast\" or \"fashion_mnist\"; for "
+         "other inputs write a layer graph",
          source, name);
   }
   if (!config.contains("model")) {

@@ -32,8 +32,10 @@ LayerGraph BuildModelGraph(const nlohmann::json& model, int dims,
                            const std::string& source);
 
 // Builds the graph of a run config {"task", "model", ...}. The task decides
-// the axes and input size: fashion_mnist is 2D 28x28, multiscale1d is 1D with
-// task.length samples (default 64).
+// the axes and input size: fashion_mnist is 2D 28x28, multiscale2d is 2D
+// task.size x task.size (default 32), multiscale1d is 1D with task.length
+// samples (default 64), forecast has task.context samples (default 64), and
+// dense1d has regions * (lambda_max - lambda_min) + lambda_min samples.
 LayerGraph BuildRunConfigGraph(const nlohmann::json& config, const std::string& source);
 
 // Reads path and builds its graph. The kind is detected by keys: "nodes" is a
