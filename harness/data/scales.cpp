@@ -22,6 +22,8 @@ constexpr double kNearZeroSigmas = 4.0;
 // the central lobe of S, whose tail is below 4% of the pair peak there for
 // the square-wave marks of the multiscale tasks.
 constexpr double kPairSearchStart = 0.85;
+// Lags whose S is within this fraction of the maximum count as tied with it.
+constexpr double kPeakTieFraction = 0.8;
 // Periods: peaks below this fraction of the largest peak's power are ignored
 // (the Hann window's side lobes are below 0.001).
 constexpr double kPeakPowerFraction = 0.05;
@@ -268,23 +270,39 @@ PairPeak FindPairPeak(const AutocorrelationStats& stats, const Geometry& g,
   PairPeak peak;
   std::vector<double> searched;
   double best = -1.0;
-  int64_t best_dy = 0;
-  int64_t best_dx = 0;
   for (int64_t dy = 0; dy < g.rows; ++dy) {
     // S(-tau) = S(tau), so half of the lags suffice: dy >= 0, any dx.
     for (int64_t dx = -(g.cols - 1); dx < g.cols; ++dx) {
       if (std::max(dy, std::abs(dx)) < start) continue;
       if (dy == 0 && dx < 0) continue;
+      searched.push_back(stats.Square(dy, dx));
+      best = std::max(best, searched.back());
+    }
+  }
+  if (searched.empty()) return peak;
+
+  // tau* is the shortest lag within kPeakTieFraction of the maximum: sums of
+  // pair lags can tie with the pair lag itself (in multiscale1d with no free
+  // space, the lag 2 * (lambda_max - lambda_min) + 1 between the pairs does).
+  int64_t best_dy = 0;
+  int64_t best_dx = 0;
+  int64_t best_length = -1;
+  double best_value = 0.0;
+  for (int64_t dy = 0; dy < g.rows; ++dy) {
+    for (int64_t dx = -(g.cols - 1); dx < g.cols; ++dx) {
+      const int64_t length = std::max(dy, std::abs(dx));
+      if (length < start || (dy == 0 && dx < 0)) continue;
       const double value = stats.Square(dy, dx);
-      searched.push_back(value);
-      if (value > best) {
-        best = value;
+      if (value < kPeakTieFraction * best) continue;
+      if (best_length < 0 || length < best_length ||
+          (length == best_length && value > best_value)) {
+        best_length = length;
+        best_value = value;
         best_dy = dy;
         best_dx = dx;
       }
     }
   }
-  if (searched.empty()) return peak;
 
   // Refine along the axis that sets the Chebyshev length.
   const bool along_rows = best_dy > std::abs(best_dx);
@@ -302,7 +320,7 @@ PairPeak FindPairPeak(const AutocorrelationStats& stats, const Geometry& g,
 
   const auto middle = searched.begin() + static_cast<std::ptrdiff_t>(searched.size() / 2);
   std::nth_element(searched.begin(), middle, searched.end());
-  peak.contrast = *middle > 0.0 ? best / *middle : 0.0;
+  peak.contrast = *middle > 0.0 ? best_value / *middle : 0.0;
   return peak;
 }
 

@@ -36,8 +36,18 @@ TEST_CASE("scales recover multiscale1d", "[data][scales]") {
   struct Case {
     int64_t length, lambda_min, lambda_max;
   };
-  const std::vector<Case> cases = {{64, 1, 2},   {64, 1, 8},  {64, 2, 16},  {96, 3, 12},
-                                   {128, 4, 32}, {96, 5, 20}, {128, 8, 16}, {256, 7, 56}};
+  const std::vector<Case> cases = {{64, 1, 2},
+                                   {64, 1, 8},
+                                   {64, 2, 16},
+                                   {96, 3, 12},
+                                   {128, 4, 32},
+                                   {96, 5, 20},
+                                   {128, 8, 16},
+                                   {256, 7, 56},
+                                   // No free space: length = 3 * lambda_max - 2 *
+                                   // lambda_min + 1 fixes every mark position.
+                                   {17, 4, 8},
+                                   {13, 2, 5}};
   for (const Case& c : cases) {
     const json config = {
         {"name", "multiscale1d"},     {"length", c.length}, {"lambda_min", c.lambda_min},
