@@ -18,6 +18,8 @@ using Complex = std::complex<double>;
 // many standard errors of zero.
 constexpr double kNearZeroFraction = 0.02;
 constexpr double kNearZeroSigmas = 4.0;
+// A negative side lobe of R ends where R is within this fraction of its depth.
+constexpr double kSideLobeEnd = 0.15;
 // The search for tau* starts at this fraction of lambda_min, past the bulk of
 // the central lobe of S, whose tail is below 4% of the pair peak there for
 // the square-wave marks of the multiscale tasks.
@@ -247,8 +249,12 @@ double FeatureExtent(const Profile& profile) {
   if (r[static_cast<size_t>(lowest)] >= 0.0 || near_zero(lowest)) {
     return static_cast<double>(end);
   }
+  // The side lobe ends at the first lag within kSideLobeEnd of zero, relative
+  // to its depth. Correlations between neighbouring features can keep R
+  // slightly negative beyond it.
+  const double side_lobe_end = kSideLobeEnd * std::fabs(r[static_cast<size_t>(lowest)]);
   int64_t rise = lowest + 1;
-  while (rise < lags && r[static_cast<size_t>(rise)] < 0.0 && !near_zero(rise))
+  while (rise < lags && r[static_cast<size_t>(rise)] < -side_lobe_end && !near_zero(rise))
     ++rise;
   if (rise >= lags) return static_cast<double>(lags);
   const double before = r[static_cast<size_t>(rise - 1)];
