@@ -307,7 +307,7 @@ Expansion ExpandUnet(const json& model, const Shape& sample_shape, int num_class
 }
 
 // attention: a stem conv (stride = patch), a positional encoding, then
-// `depth` blocks of single-head self-attention over all positions and a
+// `depth` blocks of multi-head self-attention over all positions and a
 // two-layer 1x1-conv MLP, each with a residual add.
 Expansion ExpandAttention(const json& model, const Shape& sample_shape, int num_classes,
                           Objective objective) {
@@ -315,6 +315,7 @@ Expansion ExpandAttention(const json& model, const Shape& sample_shape, int num_
   int64_t kernel = OddKernel(model, 3);
   int64_t width = ReadInt(model, "width", "model", 16, 1);
   int64_t patch = ReadInt(model, "patch", "model", 1, 1);
+  int64_t heads = ReadInt(model, "heads", "model", 1, 1);
   std::string positional = ReadString(model, "positional", "model", "sinusoidal",
                                       {"sinusoidal", "learned", "none"});
   std::string head = ReadString(model, "head", "model", "gap",
@@ -335,7 +336,9 @@ Expansion ExpandAttention(const json& model, const Shape& sample_shape, int num_
     int64_t q = list.Add(Conv(width, 1, 1, 1, false, where + " query"), {x});
     int64_t k = list.Add(Conv(width, 1, 1, 1, false, where + " key"), {x});
     int64_t v = list.Add(Conv(width, 1, 1, 1, false, where + " value"), {x});
-    list.Add(Simple(LayerKind::kAttention, where), {q, k, v});
+    LayerSpec attention = Simple(LayerKind::kAttention, where);
+    attention.heads = heads;
+    list.Add(attention, {q, k, v});
     int64_t projected = list.Add(Conv(width, 1, 1, 1, false, where + " output"));
     x = list.Add(Simple(LayerKind::kAdd, where + " residual"), {x, projected});
     list.Add(Conv(2 * width, 1, 1, 1, true, where + " mlp"));

@@ -205,6 +205,12 @@ Shape OutputShape(const LayerSpec& layer, const std::vector<Shape>& in) {
       if (in.size() != 3 || in[0] != in[1] || in[0] != in[2]) {
         RejectInputs(layer, in, "query, key and value of equal shape");
       }
+      if (layer.heads < 1 || in[0][0] % layer.heads != 0) {
+        Fail(ErrorCode::kInvalidInput,
+             "{}: {} heads do not divide the {} channels; use a width divisible by "
+             "model.heads",
+             layer.path, layer.heads, in[0][0]);
+      }
       return in[2];
     default:
       return WindowedShape(layer, in[0]);
@@ -403,9 +409,11 @@ void CountLayer(const LayerSpec& layer, const Shape& in, const Shape& out,
     case LayerKind::kAttention: {
       double positions = static_cast<double>(ShapeSize(in) / in[0]);
       double channels = static_cast<double>(in[0]);
-      // Q^T K and V P^T are 2 * C * L^2 each; the softmax is L^2.
+      double heads = static_cast<double>(layer.heads);
+      // Q^T K and V P^T are 2 * C * L^2 each over all heads; the softmax is
+      // L^2 per head.
       stats->forward_flops +=
-          4.0 * channels * positions * positions + positions * positions;
+          4.0 * channels * positions * positions + heads * positions * positions;
       break;
     }
     case LayerKind::kPositional:

@@ -28,7 +28,7 @@ enum class LayerKind {
   kDeconv,      // transposed convolution (stride = kernel in the built-in families)
   kConcat,      // concatenation of the inputs' per-sample vectors (see OutputShape)
   kAdd,         // element-wise sum of two inputs of equal shape
-  kAttention,   // softmax(Q^T K / sqrt(C)) applied to V; inputs Q, K, V
+  kAttention,   // softmax(Q^T K / sqrt(d)) applied to V per head; inputs Q, K, V
   kPositional,  // adds a positional encoding: sinusoidal, or learned (a param)
 };
 
@@ -51,6 +51,7 @@ struct LayerSpec {
   int64_t dilation = 1;         // distance between kernel taps; 1 = dense (conv)
   bool fused_relu = false;      // conv followed by ReLU, run as a conv post-op
   bool learned = false;         // kPositional: a trained table instead of sinusoids
+  int64_t heads = 1;            // kAttention: heads, each over channels / heads
   std::vector<int64_t> inputs;  // tensor indices read (see the file comment)
   std::string path;             // JSON path for messages, e.g. "model.layers[2]"
 };

@@ -249,16 +249,18 @@ memory Network::Impl::BuildPositional(Pass* pass, size_t index) {
   return dst;
 }
 
-// Single-head attention over the L positions of each sample, with Q, K, V
-// as {C, L} matrices: S = Q^T K / sqrt(C), P = softmax(S) over keys (axis 2),
-// O = V P^T. Backward: dV = dO P, dP = dO^T V, dS = softmax_backward(P, dP),
-// dQ = K dS^T / sqrt(C), dK = Q dS / sqrt(C). Transposes are strided views.
+// Attention over the L positions of each sample. Head h uses channels
+// [h d, (h + 1) d) with d = C / heads, so in NC(H)W order the heads are a
+// batch of N * heads matrices Q, K, V of shape {d, L}: S = Q^T K / sqrt(d),
+// P = softmax(S) over keys (axis 2), O = V P^T. Backward: dV = dO P,
+// dP = dO^T V, dS = softmax_backward(P, dP), dQ = K dS^T / sqrt(d),
+// dK = Q dS / sqrt(d). Transposes are strided views.
 memory Network::Impl::BuildAttention(Pass* pass, size_t index) {
   const LayerSpec& layer = spec.layers[index];
   const Shape& shape = spec.shapes[layer.inputs[0]];
-  const int64_t n = pass->batch;
-  const int64_t c = shape[0];
-  const int64_t l = ShapeSize(shape) / c;
+  const int64_t n = pass->batch * layer.heads;  // matrices: samples x heads
+  const int64_t c = shape[0] / layer.heads;
+  const int64_t l = ShapeSize(shape) / shape[0];  // positions
   const float scale = 1.0f / std::sqrt(static_cast<float>(c));
   memory q = PlainInput(pass, layer.inputs[0]);
   memory k = PlainInput(pass, layer.inputs[1]);
@@ -270,7 +272,7 @@ memory Network::Impl::BuildAttention(Pass* pass, size_t index) {
   memory scores(PlainDesc({n, l, l}), engine);
   memory probs(PlainDesc({n, l, l}), engine);
   memory probs_t(TransposedDesc(n, l, l), engine, probs.get_data_handle());
-  memory dst(PlainDesc(BatchDims(n, spec.shapes[index + 1])), engine);
+  memory dst(PlainDesc(BatchDims(pass->batch, spec.shapes[index + 1])), engine);
   memory matrix_out = PlainView(dst, {n, c, l});
 
   auto matmul = [&](const memory& a, const memory& b, const memory& out, float factor,
@@ -306,7 +308,7 @@ memory Network::Impl::BuildAttention(Pass* pass, size_t index) {
     if (!NeedsDiffSrc(layer.inputs[slot])) return;
     memory plain(PlainDesc({n, c, l}), engine);
     matmul(a, b, plain, factor, &pass->backward);
-    CopyDiff(pass, PlainView(plain, BatchDims(n, shape)), index, slot);
+    CopyDiff(pass, PlainView(plain, BatchDims(pass->batch, shape)), index, slot);
   };
   input_diff(2, diff_out, probs, 1.0f);
   matmul(diff_out_t, matrix_v, diff_probs, 1.0f, &pass->backward);

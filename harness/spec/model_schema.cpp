@@ -65,6 +65,7 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                    kernel,
                                    {"width", Type::kInt, 16, 1, 1024},
                                    {"patch", Type::kInt, 1, 1, 64},
+                                   {"heads", Type::kInt, 1, 1, 16},
                                    {"positional",
                                     Type::kString,
                                     "sinusoidal",

@@ -111,12 +111,13 @@ int64_t EvalBatchSize(const NetSpec& spec, int64_t train_batch, int64_t eval_sam
   for (const Shape& shape : spec.shapes) {
     bytes_per_sample += static_cast<double>(ShapeSize(shape)) * sizeof(float);
   }
-  // An attention layer also keeps its L x L scores and probabilities.
+  // An attention layer also keeps L x L scores and probabilities per head.
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     if (spec.layers[i].kind != LayerKind::kAttention) continue;
     const Shape& shape = spec.shapes[spec.layers[i].inputs[0]];
     double positions = static_cast<double>(ShapeSize(shape) / shape[0]);
-    bytes_per_sample += 2.0 * positions * positions * sizeof(float);
+    double heads = static_cast<double>(spec.layers[i].heads);
+    bytes_per_sample += 2.0 * heads * positions * positions * sizeof(float);
   }
   int64_t fits = static_cast<int64_t>(kEvalActivationBytes / bytes_per_sample);
   int64_t batch = std::max(train_batch, std::min<int64_t>(256, fits));

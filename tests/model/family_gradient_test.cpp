@@ -161,6 +161,17 @@ TEST_CASE("gradient attention learned 2d", "[model][gradient][families]") {
   RequireAccurate(CheckFamily(model, {1, 6, 6}, 3, Objective::kClass, 1e-3));
 }
 
+TEST_CASE("gradient attention two heads", "[model][gradient][families]") {
+  json model = {{"family", "attention"}, {"depth", 1}, {"width", 4}, {"heads", 2}};
+  RequireAccurate(CheckFamily(model, {1, 6}, 3, Objective::kClass, 1e-3));
+}
+
+TEST_CASE("gradient attention two heads 2d", "[model][gradient][families]") {
+  json model = {
+      {"family", "attention"}, {"depth", 1}, {"width", 6}, {"heads", 2}, {"patch", 2}};
+  RequireAccurate(CheckFamily(model, {2, 4, 4}, 3, Objective::kClass, 1e-3));
+}
+
 TEST_CASE("gradient attention two blocks", "[model][gradient][families]") {
   json model = {
       {"family", "attention"}, {"depth", 2}, {"width", 4}, {"positional", "none"}};
