@@ -6,7 +6,7 @@
 // propagated back to the input. |d/d input| is averaged over samples and
 // input channels into a map over input positions. Around the map's centre of
 // mass (rounded to a position), the radius r_m is the Chebyshev distance
-// (per axis, so a square in 2D) whose box holds the fraction m of the total,
+// (per axis, so a square in 2D) whose box contains the fraction m of the total,
 // interpolated linearly between integer distances. The ERF/RF ratio is
 // (2 * r95 + 1) / RF, the ERF box width over the theoretical RF.
 //
@@ -32,7 +32,7 @@ std::vector<double> InputGradientMap(const NetSpec& spec,
                                      const float* inputs, int64_t count);
 
 struct ErfRadii {
-  double radius50 = 0.0;  // input samples from the centre holding 50% of the mass
+  double radius50 = 0.0;  // input samples from the centre containing 50% of the mass
   double radius95 = 0.0;  // the same for 95%
 };
 
@@ -46,8 +46,8 @@ struct ErfResult {
   double ratio = 0.0;  // (2 * radius95 + 1) / receptive_field
 };
 
-// InputGradientMap, RadiiOfMap and the ratio to the theoretical RF
-// (ComputeNetStats(spec).receptive_field).
+// Runs InputGradientMap and RadiiOfMap and divides the ERF width by the
+// theoretical RF (ComputeNetStats(spec).receptive_field).
 ErfResult MeasureErf(const NetSpec& spec, const std::vector<Param>& params,
                      const float* inputs, int64_t count);
 
