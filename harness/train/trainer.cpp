@@ -182,7 +182,8 @@ class Trainer {
   int64_t batch_size() const { return training_.batch_size; }
 
   // Effective receptive field of the current parameters on up to 32
-  // evaluation samples; not measured for a net without spatial features.
+  // evaluation samples; not measured for a net without spatial features. A
+  // failed measurement is logged and leaves the run going, unmeasured.
   ErfValues MeasureErfNow() const {
     ErfValues values;
     if (spec_.feature_layer < 0 || spec_.shapes[spec_.feature_layer + 1].size() < 2) {
@@ -190,11 +191,18 @@ class Trainer {
     }
     const Batch& eval = task_->EvalSet();
     int64_t count = std::min<int64_t>(32, eval.size);
-    ErfResult erf = MeasureErf(spec_, network_->params(), eval.inputs.data(), count);
-    values.measured = true;
-    values.radius50 = erf.radius50;
-    values.radius95 = erf.radius95;
-    values.ratio = erf.ratio;
+    try {
+      ErfResult erf = MeasureErf(spec_, network_->params(), eval.inputs.data(), count);
+      values.measured = true;
+      values.radius50 = erf.radius50;
+      values.radius95 = erf.radius95;
+      values.ratio = erf.ratio;
+    } catch (const Error& error) {
+      spdlog::warn("effective receptive field not measured: {}", error.what());
+    } catch (const dnnl::error& error) {
+      spdlog::warn("effective receptive field not measured: oneDNN error (status {}): {}",
+                   static_cast<int>(error.status), error.what());
+    }
     return values;
   }
 
