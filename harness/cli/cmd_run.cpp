@@ -19,11 +19,11 @@ struct RunCommandOptions {
 
 void ParseShard(const std::string& text, SchedulerOptions* options) {
   std::smatch match;
-  static const std::regex kShard("([0-9]+)/([0-9]+)");
+  static const std::regex kShard("([0-9]{1,6})/([0-9]{1,6})");
   if (!std::regex_match(text, match, kShard) || std::stoi(match[2]) < 1 ||
       std::stoi(match[1]) >= std::stoi(match[2])) {
     Fail(ErrorCode::kInvalidInput,
-         "invalid --shard '{}': expected I/N with 0 <= I < N, e.g. 0/4", text);
+         "invalid --shard '{}': expected I/N with 0 <= I < N <= 999999, e.g. 0/4", text);
   }
   options->shard_index = std::stoi(match[1]);
   options->shard_count = std::stoi(match[2]);
@@ -73,7 +73,7 @@ CommandHandler SetupRun(CLI::App& app) {
                  "claims per run; a run whose worker died this many times is failed")
       ->capture_default_str();
   app.add_flag("--dry-run", options->scheduler.dry_run,
-               "validate the spec and print the plan without training");
+               "validate the spec, print the run count and FLOPs, and train nothing");
   return [options] { return Run(*options); };
 }
 

@@ -127,12 +127,37 @@ void CheckOptions(const SchedulerOptions& options, int* jobs) {
     Fail(ErrorCode::kInvalidInput, "invalid --threads-per-run {}: expected at least 1",
          options.threads_per_run);
   }
+  if (options.jobs < 0) {
+    Fail(ErrorCode::kInvalidInput,
+         "invalid --jobs {}: expected 0 (one run per core) or a positive count",
+         options.jobs);
+  }
+  if (!(options.stale_seconds >= 0)) {
+    Fail(ErrorCode::kInvalidInput,
+         "invalid --stale-seconds {}: expected a heartbeat age >= 0 seconds",
+         options.stale_seconds);
+  }
   *jobs = options.jobs > 0 ? options.jobs : std::max(1, cores / options.threads_per_run);
   if (*jobs * options.threads_per_run > cores) {
     Fail(ErrorCode::kInvalidInput,
          "--jobs {} x --threads-per-run {} = {} threads, more than the {} usable cores: "
          "lower --jobs or --threads-per-run so the cores are not oversubscribed",
          *jobs, options.threads_per_run, *jobs * options.threads_per_run, cores);
+  }
+}
+
+// Warns when the experiment holds runs that its current spec no longer
+// produces (the spec was edited): fits and lock pool every run of an experiment.
+void WarnAboutOtherRuns(const Experiment& experiment, const std::vector<RunState>& states) {
+  std::set<std::string> hashes;
+  for (const RunConfig& run : experiment.runs) hashes.insert(run.hash);
+  int64_t others = 0;
+  for (const RunState& state : states) others += hashes.count(state.config_hash) == 0;
+  if (others > 0) {
+    spdlog::warn("{}: {} stored runs come from an earlier version of this spec; fit, lock "
+                 "and export pool them with the current runs, so give a changed spec a "
+                 "new experiment name to keep them apart",
+                 experiment.name, others);
   }
 }
 
@@ -165,6 +190,7 @@ std::vector<WorkItem> PrepareWork(StoreWriter& writer,
       int64_t experiment_id = store.EnsureExperiment(experiment.name, experiment.spec);
       return store.ListRuns(experiment_id);
     });
+    WarnAboutOtherRuns(experiment, states);
     std::set<int64_t> pending;
     for (const RunState& state : states) {
       if (state.status == RunStatus::kPending) pending.insert(state.run_id);

@@ -24,6 +24,10 @@ const std::set<std::string> kExperimentKeys = {"name",     "description", "task"
 const std::set<std::string> kGridKeys = {"product", "zip", "derived"};
 const std::set<std::string> kSections = {"task", "model", "training"};
 
+// Largest grid one experiment may expand to. A resolved run takes about 8 KB,
+// so this bounds a spec's expansion near 1.6 GB.
+constexpr int64_t kMaxRunsPerExperiment = 200000;
+
 // One grid axis: a set of dotted paths that take their i-th values together.
 struct Axis {
   std::vector<std::string> paths;
@@ -335,6 +339,16 @@ Experiment ExpandExperiment(const json& experiment, const std::string& source,
     if (!base[section].is_object()) {
       Reject(source, path + "." + section, base[section], "an object");
     }
+  }
+
+  // Reject grids too large to hold in memory before expanding them.
+  double run_count = static_cast<double>(seeds.size());
+  for (const Axis& axis : axes) run_count *= static_cast<double>(axis.size());
+  if (run_count > kMaxRunsPerExperiment) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: {}.grid: the grid has {:.0f} runs, more than the limit of {}: check the "
+         "axes for a mistyped range, or split the grid into several experiments",
+         source, path, run_count, kMaxRunsPerExperiment);
   }
 
   // Walk the product of all axes with a mixed-radix counter; seeds vary fastest.

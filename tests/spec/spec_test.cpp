@@ -227,6 +227,13 @@ TEST_CASE("spec invalid inputs name path and fix") {
          s["model"] = {{"family", "custom"}, {"layers", {{{"type", "lstm"}}}}};
        },
        {"$.model.layers[0].type", "\"conv\""}},
+      {"grid too large", [](json& s) {
+         json widths = json::array();
+         for (int i = 1; i <= 1000; ++i) widths.push_back(i);
+         s["grid"]["product"]["model.width"] = widths;
+         s["grid"]["product"]["training.steps"] = widths;
+       },
+       {"$.grid", "2000000 runs", "limit of 200000"}},
       {"experiments empty", [](json& s) { s = {{"experiments", json::array()}}; },
        {"$.experiments", "non-empty array"}},
   };
