@@ -306,6 +306,62 @@ Expansion ExpandUnet(const json& model, const Shape& sample_shape, int num_class
   return Finish(&list, feature_layer);
 }
 
+// fpn: a bottom-up path of conv blocks with a 2/2 max pool between levels,
+// then a top-down path that starts from a 1x1 lateral conv of the coarsest
+// level and per finer level adds a 2/2 transposed conv of the coarser result
+// to a 1x1 lateral conv of that level, and a final conv+ReLU. Every level has
+// `width` channels and the features keep the input resolution.
+Expansion ExpandFpn(const json& model, const Shape& sample_shape, int num_classes,
+                    Objective objective) {
+  int64_t depth = ReadInt(model, "depth", "model", 2, 1);
+  int64_t kernel = OddKernel(model, 3);
+  int64_t width = ReadInt(model, "width", "model", 16, 1);
+  int64_t convs = ReadInt(model, "convs_per_level", "model", 1, 1);
+  std::string default_head = objective == Objective::kDenseClass ? "dense" : "gap";
+  std::string head = ReadString(model, "head", "model", default_head,
+                                {"gap", "flatten", "dense", "regression"});
+  int64_t size = SquareSize(sample_shape, "fpn");
+  if (depth > 20 || size % (int64_t{1} << depth) != 0) {
+    Fail(ErrorCode::kInvalidInput,
+         "model.depth: invalid value {}: an fpn halves the input {} times, so the input "
+         "size {} must be divisible by 2^{}",
+         depth, depth, size, depth);
+  }
+  LayerList list;
+  std::vector<int64_t> levels;  // output tensor of each bottom-up level
+  for (int64_t level = 0; level <= depth; ++level) {
+    if (level > 0) {
+      list.Add(
+          Pool(LayerKind::kMaxPool, 2, 2, fmt::format("model (level {} pool)", level)));
+    }
+    for (int64_t c = 0; c < convs; ++c) {
+      list.Add(Conv(width, kernel, 1, 1, true,
+                    fmt::format("model (level {} conv {})", level, c)));
+    }
+    levels.push_back(list.last());
+  }
+  int64_t top =
+      list.Add(Conv(width, 1, 1, 1, false, fmt::format("model (lateral {})", depth)),
+               {levels[depth]});
+  for (int64_t level = depth - 1; level >= 0; --level) {
+    LayerSpec up = Simple(LayerKind::kDeconv, fmt::format("model (top-down {})", level));
+    up.out = width;
+    up.kernel = 2;
+    up.stride = 2;
+    int64_t upsampled = list.Add(up, {top});
+    int64_t lateral =
+        list.Add(Conv(width, 1, 1, 1, false, fmt::format("model (lateral {})", level)),
+                 {levels[level]});
+    top = list.Add(Simple(LayerKind::kAdd, fmt::format("model (merge {})", level)),
+                   {upsampled, lateral});
+  }
+  list.Add(Conv(width, kernel, 1, 1, true, "model (output conv)"));
+  int64_t feature_layer = list.last_layer();
+  AppendHead(head, FeatureShape(width, size, sample_shape.size() - 1), sample_shape,
+             num_classes, objective, &list);
+  return Finish(&list, feature_layer);
+}
+
 // attention: a stem conv (stride = patch), a positional encoding, then
 // `depth` blocks of multi-head self-attention over all positions and a
 // two-layer 1x1-conv MLP, each with a residual add.
@@ -362,6 +418,7 @@ Expansion ExpandFamily(const std::string& family, const json& model,
     return ExpandStrided(model, sample_shape, num_classes, objective);
   if (family == "spp") return ExpandSpp(model, sample_shape, num_classes, objective);
   if (family == "unet") return ExpandUnet(model, sample_shape, num_classes, objective);
+  if (family == "fpn") return ExpandFpn(model, sample_shape, num_classes, objective);
   if (family == "attention") {
     return ExpandAttention(model, sample_shape, num_classes, objective);
   }

@@ -15,7 +15,8 @@ struct Expansion {
   int64_t feature_layer = 0;  // see NetSpec::feature_layer
 };
 
-// family is one of "plain", "dilated", "strided", "spp", "unet", "attention".
+// family is one of "plain", "dilated", "strided", "spp", "unet", "fpn",
+// "attention".
 // Throws Error(kInvalidInput) naming the model field that does not fit.
 Expansion ExpandFamily(const std::string& family, const nlohmann::json& model,
                        const Shape& sample_shape, int num_classes, Objective objective);

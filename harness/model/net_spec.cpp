@@ -276,9 +276,9 @@ NetSpec BuildNetSpec(const nlohmann::json& model, const Shape& sample_shape,
     Fail(ErrorCode::kInvalidInput, "model: invalid value {}: expected an object",
          model.dump());
   }
-  std::string family =
-      ReadString(model, "family", "model", "",
-                 {"plain", "dilated", "strided", "spp", "unet", "attention", "custom"});
+  std::string family = ReadString(
+      model, "family", "model", "",
+      {"plain", "dilated", "strided", "spp", "unet", "fpn", "attention", "custom"});
 
   NetSpec net;
   net.input = sample_shape;
@@ -308,7 +308,7 @@ NetSpec BuildNetSpec(const nlohmann::json& model, const Shape& sample_shape,
   } else {
     Fail(ErrorCode::kInvalidInput,
          "model.family: missing: expected \"plain\", \"dilated\", \"strided\", \"spp\", "
-         "\"unet\", \"attention\" or \"custom\"");
+         "\"unet\", \"fpn\", \"attention\" or \"custom\"");
   }
 
   net.shapes.push_back(sample_shape);

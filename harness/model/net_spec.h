@@ -73,7 +73,7 @@ struct NetSpec {
 };
 
 // Expands a model config (family "plain", "dilated", "strided", "spp",
-// "unet", "attention" or "custom", see docs/families.md) for a task whose
+// "unet", "fpn", "attention" or "custom", see docs/families.md) for a task whose
 // samples have sample_shape ({C, W} or {C, H, W}). num_classes is the number
 // of outputs: classes for kClass and kDenseClass, the target dimension for
 // kRegression. A conv directly followed by a relu becomes one conv with
@@ -94,6 +94,9 @@ struct NetStats {
   // (d(k-1)+1 - 1) * jump, a deconv with kernel k and stride s adds
   // (ceil(k/s) - 1) * jump / s, an attention layer over L positions adds
   // (L - 1) * jump, so every output depends on the whole input.
+  // NOTE: after a transposed conv the exact RF varies between neighbouring
+  // outputs; this path-wise value lies between the minimum and the maximum
+  // that `scalelock rf` reports (rf_min and rf), and can be below the maximum.
   int64_t receptive_field = 1;
   int64_t effective_stride = 1;  // input samples between neighbouring features
   // Zero-padding samples left of input position 0 that the first feature's

@@ -189,6 +189,45 @@ void AppendUnet(const json& model, const std::string& source, LayerGraph* graph)
   }
 }
 
+// fpn: per level a 2/2 max pool (from level 1) and convs, a 1x1 lateral conv
+// of the coarsest level, then per finer level a 2/2 transposed conv of the
+// coarser result, a 1x1 lateral conv of that level and their add, and a
+// final conv.
+void AppendFpn(const json& model, const std::string& source, LayerGraph* graph) {
+  int64_t depth = ReadInt(model, "depth", 2, 1, source, "model");
+  int64_t kernel = OddKernel(model, source);
+  int64_t convs = ReadInt(model, "convs_per_level", 1, 1, source, "model");
+  std::vector<size_t> levels;
+  for (int64_t level = 0; level <= depth; ++level) {
+    if (level > 0) {
+      AxisGeometry window;
+      window.kernel = window.stride = 2;
+      AppendNode(graph, fmt::format("level{}_pool", level), "maxpool", OpKind::kPool,
+                 window);
+    }
+    for (int64_t c = 1; c <= convs; ++c) {
+      AppendNode(graph, fmt::format("level{}_conv{}", level, c), "conv", OpKind::kConv,
+                 SameConv(kernel, 1));
+    }
+    levels.push_back(graph->nodes.size() - 1);
+  }
+  const std::vector<AxisGeometry> pointwise(graph->dims);
+  size_t top = AppendGraphNode(graph, fmt::format("lateral{}", depth), "conv",
+                               OpKind::kConv, {levels[depth]}, pointwise);
+  for (int64_t level = depth - 1; level >= 0; --level) {
+    AxisGeometry up;
+    up.kernel = up.stride = 2;
+    size_t upsampled = AppendGraphNode(graph, fmt::format("topdown{}_deconv", level),
+                                       "deconv", OpKind::kDeconv, {top},
+                                       std::vector<AxisGeometry>(graph->dims, up));
+    size_t lateral = AppendGraphNode(graph, fmt::format("lateral{}", level), "conv",
+                                     OpKind::kConv, {levels[level]}, pointwise);
+    top = AppendGraphNode(graph, fmt::format("merge{}", level), "add", OpKind::kAdd,
+                          {upsampled, lateral}, pointwise);
+  }
+  AppendNode(graph, "output_conv", "conv", OpKind::kConv, SameConv(kernel, 1));
+}
+
 // attention: the stem conv (stride = patch), then per block one node for
 // self-attention over all L positions of each axis: a window of L samples
 // with L - 1 zeros after the input, so every output depends on every position and
@@ -316,6 +355,8 @@ LayerGraph BuildModelGraph(const json& model, int dims,
     AppendStrided(model, source, &graph);
   } else if (family == "unet") {
     AppendUnet(model, source, &graph);
+  } else if (family == "fpn") {
+    AppendFpn(model, source, &graph);
   } else if (family == "attention") {
     AppendAttention(model, source, &graph);
   } else if (family == "custom") {
@@ -323,7 +364,7 @@ LayerGraph BuildModelGraph(const json& model, int dims,
   } else {
     Fail(ErrorCode::kInvalidInput,
          "{}: model.family: invalid value \"{}\": expected \"plain\", \"dilated\", "
-         "\"strided\", \"spp\", \"unet\", \"attention\" or \"custom\"",
+         "\"strided\", \"spp\", \"unet\", \"fpn\", \"attention\" or \"custom\"",
          source, family);
   }
   return graph;

@@ -60,6 +60,21 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                false,
                                true}};
 
+  // head has no default: a dense task gets "dense", any other task "gap".
+  static const Schema fpn = {family,
+                             {"depth", Type::kInt, 2, 1, 8},
+                             kernel,
+                             {"width", Type::kInt, 16, 1, 1024},
+                             {"convs_per_level", Type::kInt, 1, 1, 8},
+                             {"head",
+                              Type::kString,
+                              nullptr,
+                              -kInf,
+                              kInf,
+                              {"gap", "flatten", "dense", "regression"},
+                              false,
+                              true}};
+
   static const Schema attention = {family,
                                    {"depth", Type::kInt, 2, 1, 16},
                                    kernel,
@@ -80,13 +95,10 @@ const std::map<std::string, Schema>& FamilySchemas() {
                                     {"gap", "flatten", "dense", "regression"}}};
 
   static const std::map<std::string, Schema> schemas = {
-      {"plain", stack},
-      {"dilated", stack},
-      {"strided", strided},
-      {"spp", spp},
-      {"unet", unet},
-      {"attention", attention},
-      {"custom", {family, {"layers", Type::kArray, nullptr}}},
+      {"plain", stack},         {"dilated", stack},
+      {"strided", strided},     {"spp", spp},
+      {"unet", unet},           {"fpn", fpn},
+      {"attention", attention}, {"custom", {family, {"layers", Type::kArray, nullptr}}},
   };
   return schemas;
 }

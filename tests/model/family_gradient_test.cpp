@@ -147,6 +147,16 @@ TEST_CASE("gradient unet dense 2d", "[model][gradient][families]") {
   RequireAccurate(CheckFamily(model, {1, 4, 4}, 2, Objective::kDenseClass, 1e-3));
 }
 
+TEST_CASE("gradient fpn dense 1d", "[model][gradient][families]") {
+  json model = {{"family", "fpn"}, {"depth", 2}, {"width", 3}};
+  RequireAccurate(CheckFamily(model, {1, 8}, 3, Objective::kDenseClass, 1e-3));
+}
+
+TEST_CASE("gradient fpn 2d", "[model][gradient][families]") {
+  json model = {{"family", "fpn"}, {"depth", 1}, {"width", 2}, {"head", "gap"}};
+  RequireAccurate(CheckFamily(model, {1, 4, 4}, 3, Objective::kClass, 1e-3));
+}
+
 TEST_CASE("gradient attention sinusoidal", "[model][gradient][families]") {
   json model = {{"family", "attention"}, {"depth", 1}, {"width", 4}};
   RequireAccurate(CheckFamily(model, {1, 6}, 3, Objective::kClass, 1e-3));
