@@ -21,12 +21,13 @@
 namespace scalelock::rf {
 
 // Builds the graph of a "model" object (family plain, dilated, strided, spp,
-// unet, attention or custom; docs/families.md) with dims spatial axes;
+// unet, fpn, attention or custom; docs/families.md) with dims spatial axes;
 // input_size may be empty except for attention. Missing keys take the spec
 // defaults (depth 4, kernel 3, pool "none", pool_every 0; strided depth 3,
-// stride 2, layers_per_stage 1; unet depth 2, convs_per_level 2; attention
-// depth 2, patch 1; custom conv kernel 3, stride 1, padding 0, dilation 1;
-// custom pool kernel 2, stride = kernel). An spp graph is its plain trunk.
+// stride 2, layers_per_stage 1; unet depth 2, convs_per_level 2; fpn depth 2,
+// convs_per_level 1; attention depth 2, patch 1; custom conv kernel 3,
+// stride 1, padding 0, dilation 1; custom pool kernel 2, stride = kernel). An
+// spp graph is its plain trunk.
 LayerGraph BuildModelGraph(const nlohmann::json& model, int dims,
                            const std::vector<int64_t>& input_size,
                            const std::string& source);
