@@ -443,12 +443,30 @@ std::vector<Experiment> LoadSpecFile(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
+  // nlohmann/json keeps the last of repeated keys; a spec with one is
+  // ambiguous, so the parser callback records the first repeat.
+  std::vector<std::set<std::string>> open_objects;
+  std::string repeated_key;
+  auto find_repeats = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    if (event == json::parse_event_t::object_end) open_objects.pop_back();
+    if (event == json::parse_event_t::key && repeated_key.empty() &&
+        !open_objects.back().insert(parsed.get<std::string>()).second) {
+      repeated_key = parsed.get<std::string>();
+    }
+    return true;
+  };
   json spec;
   try {
-    spec = json::parse(text.str());
+    spec = json::parse(text.str(), find_repeats);
   } catch (const json::parse_error& error) {
     Fail(ErrorCode::kInvalidInput, "{}: invalid JSON at byte {}: {}", path, error.byte,
          error.what());
+  }
+  if (!repeated_key.empty()) {
+    Fail(ErrorCode::kInvalidInput,
+         "{}: key \"{}\" appears twice in one object: keep one of them", path,
+         repeated_key);
   }
   return ExpandSpec(spec, path);
 }

@@ -1,3 +1,6 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -262,4 +265,18 @@ TEST_CASE("expression precedence and functions") {
   CHECK(evaluate("max(a.b, 5) + log2(8) + round(2.6)") == Approx(11));
   CHECK_THROWS_AS(scalelock::Expression::Parse("foo(1)"), Error);
   CHECK_THROWS_AS(scalelock::Expression::Parse("(1 + 2"), Error);
+}
+
+TEST_CASE("spec file repeated key rejected") {
+  std::string path =
+      (std::filesystem::temp_directory_path() / "scalelock-repeated-key.json").string();
+  std::ofstream(path) << R"({"name": "a", "training": {"steps": 20, "steps": 30}})";
+  try {
+    scalelock::LoadSpecFile(path);
+    FAIL("expected an error for the repeated key");
+  } catch (const Error& error) {
+    CHECK(error.code() == ErrorCode::kInvalidInput);
+    CHECK_THAT(error.what(), Catch::Contains("\"steps\" appears twice"));
+  }
+  std::remove(path.c_str());
 }
