@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "sched/claims.h"
 #include "sched/progress.h"
@@ -146,18 +147,19 @@ void CheckOptions(const SchedulerOptions& options, int* jobs) {
   }
 }
 
-// Warns when the experiment holds runs that its current spec no longer
-// produces (the spec was edited): fits and lock pool every run of an experiment.
-void WarnAboutOtherRuns(const Experiment& experiment, const std::vector<RunState>& states) {
-  std::set<std::string> hashes;
-  for (const RunConfig& run : experiment.runs) hashes.insert(run.hash);
+// Warns when the experiment contains runs that its current spec no longer
+// produces (the spec was edited), because fit, lock and export pool every run
+// of an experiment.
+void WarnAboutOtherRuns(const std::string& experiment_name,
+                        const std::unordered_map<std::string, const RunConfig*>& by_hash,
+                        const std::vector<RunState>& states) {
   int64_t others = 0;
-  for (const RunState& state : states) others += hashes.count(state.config_hash) == 0;
+  for (const RunState& state : states) others += by_hash.count(state.config_hash) == 0;
   if (others > 0) {
     spdlog::warn("{}: {} stored runs come from an earlier version of this spec; fit, lock "
                  "and export pool them with the current runs, so give a changed spec a "
                  "new experiment name to keep them apart",
-                 experiment.name, others);
+                 experiment_name, others);
   }
 }
 
@@ -170,6 +172,7 @@ std::vector<WorkItem> PrepareWork(StoreWriter& writer,
   for (size_t e = 0; e < experiments.size(); ++e) {
     if (plan[e].empty()) continue;
     const Experiment& experiment = experiments[e];
+    std::vector<RunState> states;
     std::vector<int64_t> ids = writer.Call([&](Store& store) {
       int64_t experiment_id = store.EnsureExperiment(experiment.name, experiment.spec);
       RequeueCounts dead = RequeueDeadRuns(store, experiment_id, options.stale_seconds,
@@ -184,13 +187,14 @@ std::vector<WorkItem> PrepareWork(StoreWriter& writer,
                        {RunStatus::kFailed, RunStatus::kDiverged, RunStatus::kTimedOut});
       }
       store.ResetRuns(experiment_id, requeue);
-      return store.EnsureRuns(experiment_id, plan[e]);
+      std::vector<int64_t> run_ids = store.EnsureRuns(experiment_id, plan[e]);
+      states = store.ListRuns(experiment_id);
+      return run_ids;
     });
-    std::vector<RunState> states = writer.Call([&](Store& store) {
-      int64_t experiment_id = store.EnsureExperiment(experiment.name, experiment.spec);
-      return store.ListRuns(experiment_id);
-    });
-    WarnAboutOtherRuns(experiment, states);
+
+    std::unordered_map<std::string, const RunConfig*> by_hash;
+    for (const RunConfig& run : experiment.runs) by_hash.emplace(run.hash, &run);
+    WarnAboutOtherRuns(experiment.name, by_hash, states);
     std::set<int64_t> pending;
     for (const RunState& state : states) {
       if (state.status == RunStatus::kPending) pending.insert(state.run_id);
@@ -200,11 +204,7 @@ std::vector<WorkItem> PrepareWork(StoreWriter& writer,
         ++*skipped;
         continue;
       }
-      const RunConfig* run = nullptr;
-      for (const RunConfig& candidate : experiment.runs) {
-        if (candidate.hash == plan[e][i].config_hash) run = &candidate;
-      }
-      work.push_back({ids[i], run, plan[e][i]});
+      work.push_back({ids[i], by_hash.at(plan[e][i].config_hash), plan[e][i]});
     }
   }
   std::stable_sort(work.begin(), work.end(), [](const WorkItem& a, const WorkItem& b) {
